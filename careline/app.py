@@ -1,0 +1,69 @@
+"""The application factory. The engine is built in the lifespan, so tests can bring their own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session, sessionmaker
+
+from careline.audit import api as audit_api
+from careline.audit import pages as audit_pages
+from careline.auth import api as auth_api
+from careline.auth import pages as auth_pages
+from careline.auth.policy import SecurityPolicy
+from careline.db import make_engine, make_sessionmaker
+from careline.db.migrate import ensure_schema
+from careline.home import pages as home_pages
+from careline.logs import configure_logging
+from careline.settings import Settings
+from careline.web import system
+from careline.web.csrf import csrf_protect
+from careline.web.deps import assert_every_route_guarded
+from careline.web.errors import install_error_handlers
+from careline.web.middleware import install_middleware
+
+STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+
+
+def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Session] | None = None) -> FastAPI:
+    """Build the app. Pass ``sessions`` to run on an existing connection (tests); otherwise the lifespan
+    opens the configured database, migrating the embedded SQLite one to head."""
+    settings = settings or Settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if sessions is not None:
+            app.state.sessionmaker = sessions
+            yield
+            return
+        engine = make_engine(settings.effective_database_url)
+        ensure_schema(engine)
+        app.state.sessionmaker = make_sessionmaker(engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Careline",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(csrf_protect)],
+    )
+    app.state.settings = settings
+    app.state.policy = SecurityPolicy.from_settings(settings)
+    if sessions is not None:
+        app.state.sessionmaker = sessions
+    for module in (system, auth_pages, auth_api, home_pages, audit_pages, audit_api):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_error_handlers(app)
+    install_middleware(app)
+    assert_every_route_guarded(app)
+    return app

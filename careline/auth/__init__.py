@@ -1,0 +1,1 @@
+"""Users, roles, sign-in, sessions and API tokens. Other domains use ``careline.auth.service``."""

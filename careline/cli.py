@@ -1,0 +1,177 @@
+"""The ``careline`` command. Every sub-command has ``--help``."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
+
+from careline import audit
+from careline.actor import Actor, Role
+from careline.app import create_app
+from careline.auth import service as auth_service
+from careline.auth.errors import AuthError
+from careline.auth.schemas import UserCreate
+from careline.bootstrap import open_engine, unit_of_work
+from careline.db.migrate import SchemaOutOfDate, upgrade_to_head
+from careline.settings import Settings
+
+app = typer.Typer(help="Careline: healthcare contact center with a built-in patient CRM.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+
+Host = Annotated[str, typer.Option(help="Address to listen on.")]
+Port = Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535)]
+
+DEMO_USERS = (
+    ("agent", "Alex Rivera", Role.agent),
+    ("supervisor", "Sam Okafor", Role.supervisor),
+    ("admin", "Dana Whitfield", Role.admin),
+    ("auditor", "Priya Natarajan", Role.auditor),
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    try:
+        application = create_app(settings)
+        uvicorn.run(application, host=host, port=port, proxy_headers=True,
+                    forwarded_allow_ips=settings.forwarded_allow_ips, access_log=False)
+    except SchemaOutOfDate as error:
+        raise _fail(str(error)) from error
+
+
+@app.command()
+def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """Run the web app and API. The embedded SQLite database is migrated to the latest schema first."""
+    _serve(Settings(), host, port)
+
+
+@app.command()
+def demo(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    reset: Annotated[bool, typer.Option(help="Empty a non-SQLite CARELINE_DATABASE_URL database first.")] = False,
+) -> None:
+    """Create a fresh demo database with one user per role (passwords printed once) and serve it."""
+    base = Settings()
+    url = base.database_url or f"sqlite:///{base.data_dir / 'demo.db'}"
+    settings = base.model_copy(update={"database_url": url})
+    _fresh_database(settings, reset=reset)
+    typer.echo(f"Demo database: {make_url(url).render_as_string(hide_password=True)}")
+    with unit_of_work(settings) as uow:
+        actor = Actor.cli("demo")
+        for username, name, role in DEMO_USERS:
+            password = secrets.token_urlsafe(12)
+            auth_service.create_user(uow, actor, UserCreate(
+                username=username, display_name=name, role=role, password=password))
+            typer.echo(f"  {role.value:<11} username {username:<11} password {password}")
+        uow.commit()
+    typer.echo("These passwords are shown only now.")
+    _serve(settings, host, port)
+
+
+def _fresh_database(settings: Settings, *, reset: bool) -> None:
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        for suffix in ("", "-wal", "-shm"):
+            Path(url.database + suffix).unlink(missing_ok=True)
+    with open_engine(settings) as engine:
+        if url.get_backend_name() != "sqlite" and inspect(engine).get_table_names():
+            if not reset:
+                raise _fail("That database is not empty. Pass --reset to erase it for the demo.")
+            with engine.begin() as connection:
+                connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        upgrade_to_head(engine)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the Alembic migrations up to the latest schema."""
+    settings = Settings()
+    with open_engine(settings) as engine:
+        upgrade_to_head(engine)
+    typer.echo("Database is at the latest schema.")
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    role: Annotated[Role, typer.Option(help="What the user may do.")],
+    display_name: Annotated[str | None, typer.Option(help="Full name (defaults to the username).")] = None,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
+) -> None:
+    """Create a user. Asks for the password unless --password-stdin is given."""
+    password = _read_password(password_stdin)
+    with unit_of_work(Settings()) as uow:
+        try:
+            user = auth_service.create_user(uow, Actor.cli("users create"), UserCreate(
+                username=username, display_name=display_name or username, role=role, password=password))
+        except AuthError as error:
+            raise _fail(str(error)) from error
+        uow.commit()
+    typer.echo(f"Created {user.role.value} {user.username}.")
+
+
+@users_app.command("token")
+def users_token(
+    username: str,
+    name: Annotated[str, typer.Option(help="What the token is for, e.g. the integration's name.")] = "api",
+) -> None:
+    """Print a new API bearer token for USERNAME. Only its hash is stored: copy it now."""
+    with unit_of_work(Settings()) as uow:
+        try:
+            issued = auth_service.issue_api_token(uow, Actor.cli("users token"), username=username, name=name)
+        except AuthError as error:
+            raise _fail(str(error)) from error
+        uow.commit()
+    typer.echo(issued.token)
+
+
+@users_app.command("revoke-token")
+def users_revoke_token(
+    username: str,
+    prefix: Annotated[str | None, typer.Option(help="Revoke only the token starting with this prefix.")] = None,
+) -> None:
+    """Revoke USERNAME's API tokens (all of them, or the one with --prefix)."""
+    with unit_of_work(Settings()) as uow:
+        try:
+            count = auth_service.revoke_api_tokens(uow, Actor.cli("users revoke-token"),
+                                                   username=username, prefix=prefix)
+        except AuthError as error:
+            raise _fail(str(error)) from error
+        uow.commit()
+    typer.echo(f"Revoked {count} token{'s' if count != 1 else ''}.")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit trail's hash chain; exits with status 1 if any entry was altered or removed."""
+    with unit_of_work(Settings()) as uow:
+        report = audit.verify_chain(uow, progress=lambda n: typer.echo(f"  checked {n} entries…", err=True))
+    if not report.ok:
+        raise _fail(f"Audit chain BROKEN after {report.entries_checked} good entries: {report.problem}")
+    typer.echo(f"Audit chain intact: {report.entries_checked} entries.")
+    if report.head_hash:
+        typer.echo(f"Head: entry {report.head_seq}, hash {report.head_hash}")
+        typer.echo("Keep the head hash somewhere else: it also proves later that no entry was cut off the end.")

@@ -1,0 +1,44 @@
+"""The unit of work: one session, rolled back unless the boundary (request, job, CLI) commits."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class UnitOfWork:
+    """Services receive a unit of work and only ``flush()``; the caller that opened it commits."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._factory = factory
+        self._session: Session | None = None
+
+    def __enter__(self) -> Self:
+        self._session = self._factory()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        session = self.session
+        session.rollback()  # a no-op after commit(); undoes everything otherwise
+        session.close()
+        self._session = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("UnitOfWork used outside its `with` block")
+        return self._session
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    def commit(self) -> None:
+        self.session.commit()

@@ -1,0 +1,9 @@
+"""Every domain's tables, imported in one place so Alembic and tests see the whole schema."""
+
+from careline.audit import models as audit_models
+from careline.auth import models as auth_models
+from careline.db import Base
+
+metadata = Base.metadata
+
+__all__ = ["audit_models", "auth_models", "metadata"]

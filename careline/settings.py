@@ -1,0 +1,69 @@
+"""Runtime configuration, read once from ``CARELINE_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "careline"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. See docs/configuration.md for each variable."""
+
+    model_config = SettingsConfigDict(env_prefix="CARELINE_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = None
+    secret_key: str | None = None
+    redis_url: str | None = None
+
+    idle_timeout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    session_max_hours: int = Field(default=12, ge=1, le=7 * 24)
+    login_lockout_threshold: int = Field(default=5, ge=1, le=100)
+    login_lockout_max_minutes: int = Field(default=60, ge=1)
+    forwarded_allow_ips: str = "127.0.0.1"
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_driver(cls, url: str | None) -> str | None:
+        """A plain ``postgresql://`` URL works as written: we pick the psycopg 3 driver for it."""
+        if url and url.startswith(("postgresql://", "postgres://")):
+            return "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'careline.db'}"
+
+    @cached_property
+    def effective_secret_key(self) -> str:
+        """The configured key, or one generated on first run and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        return _read_or_create_secret(self.data_dir / "secret_key")
+
+
+def _read_or_create_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting at once must not each write a different key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

@@ -1,0 +1,119 @@
+"""One place that turns errors into responses: problem+json for /api, a page for people.
+
+Domain errors carry no HTTP; the status each one maps to is listed here.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from careline.audit import AuditUnavailable
+from careline.auth.errors import (
+    AccountLocked,
+    AuthError,
+    InvalidCredentials,
+    InvalidTotp,
+    InvalidUserInput,
+    UsernameTaken,
+    UserNotFound,
+)
+from careline.web.exceptions import CsrfFailed, Forbidden, NotSignedIn
+from careline.web.templates import render
+
+log = structlog.get_logger("careline.web")
+
+DOMAIN_STATUS: dict[type[Exception], int] = {
+    UserNotFound: 404,
+    UsernameTaken: 409,
+    InvalidUserInput: 422,
+    InvalidCredentials: 401,
+    InvalidTotp: 401,
+    AccountLocked: 429,
+    AuditUnavailable: 503,
+}
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
+    """An RFC 9457 problem document."""
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+    return JSONResponse(body | extra, status_code=status, media_type="application/problem+json")
+
+
+def _error_page(request: Request, status: int, detail: str) -> Response:
+    return render(request, "web/error.html", {"status": status, "title": HTTPStatus(status).phrase,
+                                              "detail": detail}, status_code=status)
+
+
+def respond(request: Request, status: int, detail: str, **extra: Any) -> Response:
+    return problem(status, detail, **extra) if wants_json(request) else _error_page(request, status, detail)
+
+
+async def _not_signed_in(request: Request, _exc: Exception) -> Response:
+    if wants_json(request):
+        response = problem(401, "Sign in or send a valid bearer token.")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+
+
+async def _forbidden(request: Request, _exc: Exception) -> Response:
+    return respond(request, 403, "Your role does not give access to this page.")
+
+
+async def _csrf_failed(request: Request, _exc: Exception) -> Response:
+    return respond(request, 403, "This form has expired or did not come from Careline. Reload the page and try again.")
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    status = next(code for kind, code in DOMAIN_STATUS.items() if isinstance(exc, kind))
+    if isinstance(exc, AuditUnavailable):
+        log.error("audit_unavailable", action=str(exc))
+        return respond(request, status, "The audit trail could not be written, so nothing was shown or changed.")
+    extra = {"field": exc.field} if isinstance(exc, InvalidUserInput) else {}
+    return respond(request, status, str(exc), **extra)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    # The submitted values are left out on purpose: they may be PHI.
+    errors = [{"loc": list(err.get("loc", ())), "msg": err.get("msg", "")} for err in exc.errors()]
+    if wants_json(request):
+        return problem(422, "The request is not valid.", errors=errors)
+    message = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in errors)
+    return _error_page(request, 400, f"Some fields are not valid — {message}")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    response = respond(request, exc.status_code, str(exc.detail))
+    response.headers.update(exc.headers or {})
+    return response
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # The type only: messages and locals may carry PHI.
+    log.error("unhandled_error", error_type=type(exc).__name__, route=request.scope.get("route_path"))
+    return respond(request, 500, "Something went wrong on our side. It has been logged; please try again.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(NotSignedIn, _not_signed_in)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(CsrfFailed, _csrf_failed)
+    app.add_exception_handler(AuthError, _domain_error)
+    app.add_exception_handler(AuditUnavailable, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,13 @@
+"""Request-level failures raised by the web plumbing itself (domain errors live in each domain)."""
+
+
+class NotSignedIn(Exception):
+    """No valid session or token: 401 for the API, a redirect to sign-in for pages."""
+
+
+class Forbidden(Exception):
+    """Signed in, but the role may not use this route."""
+
+
+class CsrfFailed(Exception):
+    """An unsafe request without a valid CSRF token."""

@@ -1,0 +1,41 @@
+"""Jinja2 environment over every domain's ``templates/`` folder, and the one render helper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.responses import Response
+
+from careline import __version__
+from careline.web import nav
+from careline.web.csrf import csrf_token
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def _environment() -> Environment:
+    folders = sorted(str(path) for path in _PACKAGE.glob("*/templates") if path.is_dir())
+    env = Environment(loader=FileSystemLoader(folders), autoescape=select_autoescape(), auto_reload=False)
+    env.globals["version"] = __version__
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+) -> Response:
+    actor = getattr(request.state, "actor", None)
+    base = {
+        "actor": actor,
+        "nav": nav.items_for(actor),
+        "csrf_token": csrf_token(request),
+        "idle_minutes": request.app.state.policy.idle_minutes,
+        "current_path": request.url.path,
+    }
+    return templates.TemplateResponse(request, name, base | (context or {}), status_code=status_code)
