@@ -10,17 +10,12 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
-from careline.audit import api as audit_api
-from careline.audit import pages as audit_pages
-from careline.auth import api as auth_api
-from careline.auth import pages as auth_pages
 from careline.auth.policy import SecurityPolicy
 from careline.db import make_engine, make_sessionmaker
 from careline.db.migrate import ensure_schema
-from careline.home import pages as home_pages
 from careline.logs import configure_logging
+from careline.routes import ROUTERS
 from careline.settings import Settings
-from careline.web import system
 from careline.web.csrf import csrf_protect
 from careline.web.deps import assert_every_route_guarded
 from careline.web.errors import install_error_handlers
@@ -60,10 +55,10 @@ def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Sessi
     app.state.policy = SecurityPolicy.from_settings(settings)
     if sessions is not None:
         app.state.sessionmaker = sessions
-    for module in (system, auth_pages, auth_api, home_pages, audit_pages, audit_api):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
     install_middleware(app)
-    assert_every_route_guarded(app)
+    assert_every_route_guarded(ROUTERS)
     return app

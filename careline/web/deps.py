@@ -6,10 +6,10 @@ refuses to start an app with a route that has none, so access is denied by defau
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
@@ -124,7 +124,11 @@ def _walk(dependant: Dependant) -> Iterator[Dependant]:
         yield from _walk(dependency)
 
 
-def assert_every_route_guarded(app: FastAPI) -> None:
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            access_of(route)
+def api_routes(routers: Iterable[APIRouter]) -> Iterator[APIRoute]:
+    for router in routers:
+        yield from (route for route in router.routes if isinstance(route, APIRoute))
+
+
+def assert_every_route_guarded(routers: Iterable[APIRouter]) -> None:
+    for route in api_routes(routers):
+        access_of(route)

@@ -1,0 +1,33 @@
+# The two commands from the README:  `make run`  and  `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@ $(VENV)/.runtime
+
+## run: set up and start Careline on the embedded database with demo data (http://127.0.0.1:8000)
+run: $(VENV)/.runtime
+	$(BIN)/careline demo
+
+## test: set up and run linters, type checks, layering contracts and the whole test suite
+test: lint
+	$(BIN)/pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check careline tests
+	$(BIN)/mypy careline
+	$(BIN)/lint-imports --no-cache
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,0 +1,19 @@
+"""Every router the app serves, in one list: the app mounts it, the access check and role matrix walk it."""
+
+from fastapi import APIRouter
+
+from careline.audit import api as audit_api
+from careline.audit import pages as audit_pages
+from careline.auth import api as auth_api
+from careline.auth import pages as auth_pages
+from careline.home import pages as home_pages
+from careline.web import system
+
+ROUTERS: tuple[APIRouter, ...] = (
+    system.router,
+    auth_pages.router,
+    auth_api.router,
+    home_pages.router,
+    audit_pages.router,
+    audit_api.router,
+)

@@ -1,0 +1,120 @@
+"""Every route, every role: generated from the app's route table, so a new route without a rule fails here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from careline.actor import Role
+from careline.db import UnitOfWork
+from careline.routes import ROUTERS
+from careline.web.csrf import PRESESSION_COOKIE, SESSION_COOKIE, token_for
+from careline.web.deps import access_of, api_routes
+from tests.conftest import TEST_SECRET
+from tests.factories.auth import make_api_token, make_session, make_user
+
+ANONYMOUS = "anonymous"
+PUBLIC = None
+EVERYONE = frozenset(Role)
+ADMIN = frozenset({Role.admin})
+AUDIT = frozenset({Role.admin, Role.auditor})
+TEAM = frozenset({Role.admin, Role.supervisor})
+
+# The intended policy, written down independently of the code: a route missing here fails the suite.
+EXPECTED: dict[tuple[str, str], frozenset[Role] | None] = {
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/api/openapi.json"): EVERYONE,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("GET", "/login/totp"): PUBLIC,
+    ("POST", "/login/totp"): PUBLIC,
+    ("POST", "/logout"): PUBLIC,
+    ("GET", "/account"): EVERYONE,
+    ("POST", "/account/totp"): EVERYONE,
+    ("POST", "/account/totp/confirm"): EVERYONE,
+    ("GET", "/admin/users"): TEAM,
+    ("POST", "/admin/users"): ADMIN,
+    ("GET", "/admin/users/{user_id}"): TEAM,
+    ("GET", "/api/me"): EVERYONE,
+    ("GET", "/api/users"): ADMIN,
+    ("POST", "/api/users"): ADMIN,
+    ("GET", "/api/users/{user_id}"): ADMIN,
+    ("GET", "/"): EVERYONE,
+    ("GET", "/audit"): AUDIT,
+    ("GET", "/api/audit"): AUDIT,
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str
+    allowed: frozenset[Role] | None  # None: public
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _cases() -> list[Case]:
+    return [
+        Case(method, route.path, EXPECTED.get((method, route.path), frozenset()))
+        for route in api_routes(ROUTERS)
+        for method in sorted(route.methods)
+    ]
+
+
+CASES = _cases()
+
+
+def _request(client: TestClient, case: Case, path: str, *, bearer: str | None, cookie: str | None) -> int:
+    headers: dict[str, str] = {}
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    client.cookies.clear()
+    binding = f"s:{cookie}" if cookie else "p:matrix"
+    client.cookies.set(SESSION_COOKIE if cookie else PRESESSION_COOKIE, cookie or "matrix")
+    if case.method != "GET" and not bearer:
+        headers["X-CSRF-Token"] = token_for(TEST_SECRET, binding)
+    response = client.request(case.method, path, headers=headers, follow_redirects=False)
+    if response.status_code == 303 and response.headers["location"].startswith("/login?next="):
+        return 401
+    return response.status_code
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+@pytest.mark.parametrize("who", [*Role, ANONYMOUS], ids=str)
+def test_route_enforces_its_access_rule(client: TestClient, uow: UnitOfWork, case: Case, who: Role | str) -> None:
+    target = make_user(uow, role=Role.agent, username="target-user")
+    path = case.path.replace("{user_id}", str(target.id))
+    assert "{" not in path, f"add a sample value for the path parameters of {case}"
+    bearer = cookie = None
+    if isinstance(who, Role):
+        user = make_user(uow, role=who)
+        if path.startswith("/api/"):
+            bearer = make_api_token(uow, user)
+        else:
+            cookie = make_session(uow, user)
+    uow.commit()
+
+    status = _request(client, case, path, bearer=bearer, cookie=cookie)
+
+    if case.allowed is None or (isinstance(who, Role) and who in case.allowed):
+        assert status not in (401, 403), f"{who} should reach {case}, got {status}"
+    elif who == ANONYMOUS:
+        assert status == 401, f"anonymous should be sent to sign in for {case}, got {status}"
+    else:
+        assert status == 403, f"{who} should be refused {case}, got {status}"
+
+
+def test_every_route_has_an_expected_policy() -> None:
+    served = {(method, route.path) for route in api_routes(ROUTERS) for method in route.methods}
+    assert served == set(EXPECTED), "add new routes to EXPECTED (and remove gone ones)"
+
+
+@pytest.mark.parametrize("route", list(api_routes(ROUTERS)), ids=lambda route: route.path)
+def test_declared_rule_matches_the_expected_policy(route: APIRoute) -> None:
+    for method in route.methods:
+        assert access_of(route).roles == EXPECTED[(method, route.path)], f"{method} {route.path}"
