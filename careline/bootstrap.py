@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 
 from careline.db import UnitOfWork, make_engine, make_sessionmaker
+from careline.db.engine import READ_ONLY
+from careline.db.migrate import ensure_schema
 from careline.settings import Settings
 
 
@@ -21,7 +23,13 @@ def open_engine(settings: Settings) -> Iterator[Engine]:
 
 
 @contextmanager
-def unit_of_work(settings: Settings) -> Iterator[UnitOfWork]:
-    """A unit of work on its own engine; the caller commits."""
-    with open_engine(settings) as engine, UnitOfWork(make_sessionmaker(engine)) as uow:
-        yield uow
+def unit_of_work(settings: Settings, *, read_only: bool = False) -> Iterator[UnitOfWork]:
+    """A unit of work on a database at the current schema (the embedded one is migrated first).
+
+    The caller commits. Raises SchemaOutOfDate for a server database that needs ``careline db upgrade``.
+    """
+    with open_engine(settings) as engine:
+        ensure_schema(engine)
+        bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+        with UnitOfWork(make_sessionmaker(bind)) as uow:
+            yield uow

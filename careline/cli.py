@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 
 from careline import audit
@@ -19,7 +21,8 @@ from careline.auth import service as auth_service
 from careline.auth.errors import AuthError
 from careline.auth.schemas import UserCreate
 from careline.bootstrap import open_engine, unit_of_work
-from careline.db.migrate import SchemaOutOfDate, upgrade_to_head
+from careline.db import UnitOfWork
+from careline.db.migrate import SchemaOutOfDate, ensure_schema, upgrade_to_head
 from careline.settings import Settings
 
 app = typer.Typer(help="Careline: healthcare contact center with a built-in patient CRM.", no_args_is_help=True)
@@ -46,13 +49,26 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+@contextmanager
+def _cli_errors() -> Iterator[None]:
+    """Expected failures become one red line and exit status 1, not a traceback."""
     try:
-        application = create_app(settings)
-        uvicorn.run(application, host=host, port=port, proxy_headers=True,
-                    forwarded_allow_ips=settings.forwarded_allow_ips, access_log=False)
-    except SchemaOutOfDate as error:
+        yield
+    except (AuthError, SchemaOutOfDate) as error:
         raise _fail(str(error)) from error
+
+
+@contextmanager
+def _work(command: str, *, read_only: bool = False) -> Iterator[tuple[UnitOfWork, Actor]]:
+    with _cli_errors(), unit_of_work(Settings(), read_only=read_only) as uow:
+        yield uow, Actor.cli(command)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    with _cli_errors(), open_engine(settings) as engine:
+        ensure_schema(engine)  # here too, so a stale server schema fails before Uvicorn starts
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True,
+                forwarded_allow_ips=settings.forwarded_allow_ips, access_log=False)
 
 
 @app.command()
@@ -65,14 +81,17 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
 def demo(
     host: Host = "127.0.0.1",
     port: Port = 8000,
-    reset: Annotated[bool, typer.Option(help="Empty a non-SQLite CARELINE_DATABASE_URL database first.")] = False,
+    reset: Annotated[bool, typer.Option(help="Erase CARELINE_DATABASE_URL's database if it is not empty.")] = False,
 ) -> None:
-    """Create a fresh demo database with one user per role (passwords printed once) and serve it."""
+    """Create a fresh demo database with one user per role (passwords printed once) and serve it.
+
+    Without CARELINE_DATABASE_URL the demo lives in its own file (demo.db in the data directory), recreated
+    on every run; a database named by CARELINE_DATABASE_URL is only erased with --reset.
+    """
     base = Settings()
     url = base.database_url or f"sqlite:///{base.data_dir / 'demo.db'}"
     settings = base.model_copy(update={"database_url": url})
-    _fresh_database(settings, reset=reset)
-    typer.echo(f"Demo database: {make_url(url).render_as_string(hide_password=True)}")
+    _fresh_database(settings, erase=reset or base.database_url is None)
     with unit_of_work(settings) as uow:
         actor = Actor.cli("demo")
         for username, name, role in DEMO_USERS:
@@ -85,18 +104,26 @@ def demo(
     _serve(settings, host, port)
 
 
-def _fresh_database(settings: Settings, *, reset: bool) -> None:
+def _fresh_database(settings: Settings, *, erase: bool) -> None:
     url = make_url(settings.effective_database_url)
-    if url.get_backend_name() == "sqlite" and url.database:
-        for suffix in ("", "-wal", "-shm"):
-            Path(url.database + suffix).unlink(missing_ok=True)
     with open_engine(settings) as engine:
-        if url.get_backend_name() != "sqlite" and inspect(engine).get_table_names():
-            if not reset:
+        if inspect(engine).get_table_names():
+            if not erase:
                 raise _fail("That database is not empty. Pass --reset to erase it for the demo.")
-            with engine.begin() as connection:
-                connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+            _erase(engine)
         upgrade_to_head(engine)
+    typer.echo(f"Demo database: {url.render_as_string(hide_password=True)}")
+
+
+def _erase(engine: Engine) -> None:
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database or ""
+        engine.dispose()
+        for suffix in ("", "-wal", "-shm"):
+            Path(database + suffix).unlink(missing_ok=True)
+        return
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
 
 
 @db_app.command("upgrade")
@@ -123,12 +150,9 @@ def users_create(
 ) -> None:
     """Create a user. Asks for the password unless --password-stdin is given."""
     password = _read_password(password_stdin)
-    with unit_of_work(Settings()) as uow:
-        try:
-            user = auth_service.create_user(uow, Actor.cli("users create"), UserCreate(
-                username=username, display_name=display_name or username, role=role, password=password))
-        except AuthError as error:
-            raise _fail(str(error)) from error
+    with _work("users create") as (uow, actor):
+        user = auth_service.create_user(uow, actor, UserCreate(
+            username=username, display_name=display_name or username, role=role, password=password))
         uow.commit()
     typer.echo(f"Created {user.role.value} {user.username}.")
 
@@ -139,13 +163,12 @@ def users_token(
     name: Annotated[str, typer.Option(help="What the token is for, e.g. the integration's name.")] = "api",
 ) -> None:
     """Print a new API bearer token for USERNAME. Only its hash is stored: copy it now."""
-    with unit_of_work(Settings()) as uow:
-        try:
-            issued = auth_service.issue_api_token(uow, Actor.cli("users token"), username=username, name=name)
-        except AuthError as error:
-            raise _fail(str(error)) from error
+    with _work("users token") as (uow, actor):
+        issued = auth_service.issue_api_token(uow, actor, username=username, name=name)
         uow.commit()
     typer.echo(issued.token)
+    typer.echo(f"Token {issued.prefix}… for {name!r}; revoke it with: careline users revoke-token {username} "
+               f"--prefix {issued.prefix}", err=True)
 
 
 @users_app.command("revoke-token")
@@ -153,21 +176,26 @@ def users_revoke_token(
     username: str,
     prefix: Annotated[str | None, typer.Option(help="Revoke only the token starting with this prefix.")] = None,
 ) -> None:
-    """Revoke USERNAME's API tokens (all of them, or the one with --prefix)."""
-    with unit_of_work(Settings()) as uow:
-        try:
-            count = auth_service.revoke_api_tokens(uow, Actor.cli("users revoke-token"),
-                                                   username=username, prefix=prefix)
-        except AuthError as error:
-            raise _fail(str(error)) from error
+    """Revoke USERNAME's API tokens (all of them, or those starting with --prefix)."""
+    with _work("users revoke-token") as (uow, actor):
+        count = auth_service.revoke_api_tokens(uow, actor, username=username, prefix=prefix)
         uow.commit()
     typer.echo(f"Revoked {count} token{'s' if count != 1 else ''}.")
+
+
+@users_app.command("reset-mfa")
+def users_reset_mfa(username: str) -> None:
+    """Turn off USERNAME's two-factor sign-in (a lost phone) and end their sessions; they can enrol again."""
+    with _work("users reset-mfa") as (uow, actor):
+        auth_service.reset_second_factor(uow, actor, username=username)
+        uow.commit()
+    typer.echo(f"Two-factor sign-in is off for {username}; their sessions were ended.")
 
 
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check the audit trail's hash chain; exits with status 1 if any entry was altered or removed."""
-    with unit_of_work(Settings()) as uow:
+    with _work("audit verify", read_only=True) as (uow, _actor):
         report = audit.verify_chain(uow, progress=lambda n: typer.echo(f"  checked {n} entries…", err=True))
     if not report.ok:
         raise _fail(f"Audit chain BROKEN after {report.entries_checked} good entries: {report.problem}")

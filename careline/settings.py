@@ -30,8 +30,8 @@ class Settings(BaseSettings):
     session_max_hours: int = Field(default=12, ge=1, le=7 * 24)
     login_lockout_threshold: int = Field(default=5, ge=1, le=100)
     login_lockout_max_minutes: int = Field(default=60, ge=1)
-    forwarded_allow_ips: str = "127.0.0.1"
-    log_level: str = "INFO"
+    forwarded_allow_ips: str = "127.0.0.1,::1"
+    log_level: str = Field(default="INFO", pattern="^(?i:debug|info|warning|error|critical)$")
     log_format: str = Field(default="json", pattern="^(json|console)$")
 
     @field_validator("database_url")
@@ -57,7 +57,7 @@ class Settings(BaseSettings):
 def _read_or_create_secret(path: Path) -> str:
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     # O_EXCL: two processes starting at once must not each write a different key.
     try:

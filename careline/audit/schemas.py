@@ -4,7 +4,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class AuditEntryRead(BaseModel):
@@ -38,6 +38,12 @@ class AuditFilter(BaseModel):
     until: date | None = None
     page: int = Field(default=1, ge=1, le=100_000)
     per_page: int = Field(default=50, ge=1, le=500)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_means_any(cls, value: object) -> object:
+        """A search form sends every field; an empty one places no condition."""
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class AuditPage(BaseModel):

@@ -47,7 +47,7 @@ def find_live_api_token(session: Session, token_hash: str) -> ApiToken | None:
 def revoke_api_tokens(session: Session, *, user_id: UUID, prefix: str | None, at: datetime) -> int:
     query = update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
     if prefix:
-        query = query.where(ApiToken.prefix == prefix)
+        query = query.where(ApiToken.prefix.startswith(prefix, autoescape=True))
     return session.execute(query.values(revoked_at=at)).rowcount  # type: ignore[attr-defined,no-any-return]
 
 

@@ -208,6 +208,14 @@ def revoke_api_tokens(uow: UnitOfWork, actor: Actor, *, username: str, prefix: s
     return revoked
 
 
+def reset_second_factor(uow: UnitOfWork, actor: Actor, *, username: str) -> None:
+    """For a user who lost their authenticator: TOTP off, every session ended, so they sign in afresh."""
+    user = _require_user(uow, username)
+    user.totp_secret = user.totp_pending_secret = user.totp_last_step = None
+    repository.end_sessions_of(uow.session, user_id=user.id, at=utcnow())
+    audit.record(uow, actor, "auth.totp_reset", subject_type="user", subject_id=user.id)
+
+
 def _require_user(uow: UnitOfWork, username: str) -> User:
     user = repository.find_user(uow.session, rules.normalise_username(username))
     if user is None:

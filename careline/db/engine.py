@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+READ_ONLY = "careline_read_only"
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQL parameters are hidden from errors and logs because they may hold PHI."""
@@ -24,7 +26,7 @@ def make_sessionmaker(bind: Any, **kwargs: Any) -> sessionmaker[Session]:
 
 def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the file will hold PHI
     engine = create_engine(
         url, hide_parameters=True, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
     )
@@ -43,6 +45,8 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front: a read-then-write transaction (the audit chain)
         # then waits its turn instead of failing with SQLITE_BUSY when it tries to write.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Long read-only walks (audit verify) opt out so that they never hold up the app's writers.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
     return engine

@@ -104,7 +104,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # The type only: messages and locals may carry PHI.
-    log.error("unhandled_error", error_type=type(exc).__name__, route=request.scope.get("route_path"))
+    route = getattr(request.scope.get("route"), "path", None)
+    log.error("unhandled_error", error_type=type(exc).__name__, route=route)
     return respond(request, 500, "Something went wrong on our side. It has been logged; please try again.")
 
 

@@ -4,7 +4,7 @@ from careline.audit import rules
 
 
 def _entry(seq: int, prev: str) -> dict[str, object]:
-    fields: dict[str, object] = {name: None for name in rules.CHAINED_FIELDS}
+    fields: dict[str, object] = dict.fromkeys(rules.CHAINED_FIELDS)
     fields |= {"seq": seq, "occurred_at": datetime(2026, 1, 1, tzinfo=UTC), "actor_username": "ana",
                "action": "user.viewed", "outcome": "success", "details": {"b": 1, "a": 2}, "prev_hash": prev}
     fields["hash"] = rules.entry_hash(fields)

@@ -48,15 +48,13 @@ class TestRecord:
 class TestAppendOnly:
     def test_database_refuses_update(self, uow: UnitOfWork) -> None:
         audit.record(uow, ADMIN, "user.viewed")
-        with pytest.raises(DBAPIError, match="append-only"):
-            with uow.session.begin_nested():
-                uow.session.execute(text("UPDATE audit_log SET actor_username = 'mallory'"))
+        with pytest.raises(DBAPIError, match="append-only"), uow.session.begin_nested():
+            uow.session.execute(text("UPDATE audit_log SET actor_username = 'mallory'"))
 
     def test_database_refuses_delete(self, uow: UnitOfWork) -> None:
         audit.record(uow, ADMIN, "user.viewed")
-        with pytest.raises(DBAPIError, match="append-only"):
-            with uow.session.begin_nested():
-                uow.session.execute(text("DELETE FROM audit_log"))
+        with pytest.raises(DBAPIError, match="append-only"), uow.session.begin_nested():
+            uow.session.execute(text("DELETE FROM audit_log"))
 
 
 class TestTamperDetection:

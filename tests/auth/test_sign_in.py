@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from careline.actor import Role
+from careline.actor import Actor, Role
 from careline.audit.models import AuditEntry
-from careline.auth import crypto
+from careline.auth import crypto, service
 from careline.auth.models import User, WebSession
 from careline.db import UnitOfWork, utcnow
 from careline.web.csrf import SESSION_COOKIE
@@ -168,15 +168,13 @@ class TestSecondFactor:
     def test_secret_is_encrypted_at_rest(self, client: TestClient, uow: UnitOfWork) -> None:
         secret, _ = self._enrol(client, uow)
         stored = uow.session.scalars(select(User.totp_secret).where(User.username == "ana")).one()
-        assert stored and secret not in stored
+        assert stored
+        assert secret not in stored
         assert crypto.unseal(TEST_SECRET, stored) == secret
 
 
 class TestApiTokens:
     def test_bearer_token_reaches_the_api_and_revocation_stops_it(self, client: TestClient, uow: UnitOfWork) -> None:
-        from careline.actor import Actor
-        from careline.auth import service
-
         make_user(uow, role=Role.admin, username="integration")
         issued = service.issue_api_token(uow, Actor.cli("test"), username="integration", name="ehr")
         uow.commit()

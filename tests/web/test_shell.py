@@ -175,3 +175,12 @@ class TestAuditPage:
         uow.commit()
         response = client.get("/api/audit", params={"since": "yesterday"}, headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 422
+
+
+def test_blank_search_fields_place_no_condition(client: TestClient, uow: UnitOfWork) -> None:
+    token = make_api_token(uow, make_user(uow, role=Role.auditor))
+    uow.commit()
+    blank = {"actor": "", "action": " ", "outcome": "", "since": "", "until": ""}
+    response = client.get("/api/audit", params=blank, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert [entry["action"] for entry in response.json()["entries"]] == ["audit.searched"]
