@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 
@@ -56,6 +57,9 @@ def _cli_errors() -> Iterator[None]:
         yield
     except (AuthError, SchemaOutOfDate) as error:
         raise _fail(str(error)) from error
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise _fail(problems) from error
 
 
 @contextmanager
@@ -174,7 +178,7 @@ def users_token(
 @users_app.command("revoke-token")
 def users_revoke_token(
     username: str,
-    prefix: Annotated[str | None, typer.Option(help="Revoke only the token starting with this prefix.")] = None,
+    prefix: Annotated[str | None, typer.Option(help="Revoke only tokens starting with this prefix.")] = None,
 ) -> None:
     """Revoke USERNAME's API tokens (all of them, or those starting with --prefix)."""
     with _work("users revoke-token") as (uow, actor):
