@@ -14,6 +14,7 @@ from careline.auth.policy import SecurityPolicy
 from careline.db import make_engine, make_sessionmaker
 from careline.db.migrate import ensure_schema
 from careline.logs import configure_logging
+from careline.patients.policy import PatientPolicy
 from careline.routes import ROUTERS
 from careline.settings import Settings
 from careline.web.csrf import csrf_protect
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Sessi
     )
     app.state.settings = settings
     app.state.policy = SecurityPolicy.from_settings(settings)
+    app.state.patient_policy = PatientPolicy.from_settings(settings)
     if sessions is not None:
         app.state.sessionmaker = sessions
     for router in ROUTERS:

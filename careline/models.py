@@ -3,7 +3,8 @@
 from careline.audit import models as audit_models
 from careline.auth import models as auth_models
 from careline.db import Base
+from careline.patients import models as patient_models
 
 metadata = Base.metadata
 
-__all__ = ["audit_models", "auth_models", "metadata"]
+__all__ = ["audit_models", "auth_models", "metadata", "patient_models"]

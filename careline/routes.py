@@ -7,6 +7,8 @@ from careline.audit import pages as audit_pages
 from careline.auth import api as auth_api
 from careline.auth import pages as auth_pages
 from careline.home import pages as home_pages
+from careline.patients import api as patients_api
+from careline.patients import pages as patients_pages
 from careline.web import system
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -16,4 +18,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     home_pages.router,
     audit_pages.router,
     audit_api.router,
+    patients_pages.router,
+    patients_api.router,
 )

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     session_max_hours: int = Field(default=12, ge=1, le=7 * 24)
     login_lockout_threshold: int = Field(default=5, ge=1, le=100)
     login_lockout_max_minutes: int = Field(default=60, ge=1)
+    default_region: str = Field(default="US", min_length=2, max_length=2, description="For numbers typed without +")
+    verification_identifiers: str = Field(default="name,birth_date", pattern=r"^[a-z_]+(,[a-z_]+)+$")
+    verification_window_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    break_glass_minutes: int = Field(default=60, ge=1, le=24 * 60)
     forwarded_allow_ips: str = "127.0.0.1,::1"
     log_level: str = Field(default="INFO", pattern="^(?i:debug|info|warning|error|critical)$")
     log_format: str = Field(default="json", pattern="^(json|console)$")

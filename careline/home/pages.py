@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from careline import audit
 from careline.actor import Role
 from careline.auth import service as auth_service
+from careline.patients.service import access as patient_access
 from careline.web.deps import AnyRole, Uow
 from careline.web.templates import render
 
@@ -19,6 +20,8 @@ def home(request: Request, actor: AnyRole, uow: Uow) -> Response:
     context: dict[str, object] = {"account": auth_service.get_own_account(uow, actor)}
     if actor.role in (Role.admin, Role.supervisor):
         context["team"] = auth_service.list_users(uow)
+    if actor.role == Role.supervisor:
+        context["alerts"] = patient_access.list_alerts(uow)
     if actor.role in (Role.admin, Role.auditor):
         context["audit_entries"] = audit.count_entries(uow)
     return render(request, f"home/{actor.role}.html", context)

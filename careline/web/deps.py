@@ -19,13 +19,18 @@ from careline.auth import service as auth_service
 from careline.auth.policy import SecurityPolicy
 from careline.auth.schemas import SignedIn
 from careline.db import UnitOfWork
+from careline.patients.policy import PatientPolicy
 from careline.web.csrf import SESSION_COOKIE
 from careline.web.exceptions import Forbidden, NotSignedIn
 
 
 def get_uow(request: Request) -> Iterator[UnitOfWork]:
     with UnitOfWork(request.app.state.sessionmaker) as uow:
-        yield uow
+        try:
+            yield uow
+        except audit.AuditedRefusal:
+            uow.commit()  # keep the audit entry of the refusal, then let it be reported
+            raise
         uow.commit()  # the only commit of a request
 
 
@@ -39,6 +44,14 @@ def get_policy(request: Request) -> SecurityPolicy:
 
 
 Policy = Annotated[SecurityPolicy, Depends(get_policy)]
+
+
+def get_patient_policy(request: Request) -> PatientPolicy:
+    policy: PatientPolicy = request.app.state.patient_policy
+    return policy
+
+
+PatientRules = Annotated[PatientPolicy, Depends(get_patient_policy)]
 
 
 def client_ip(request: Request) -> str | None:
@@ -81,9 +94,7 @@ class Access:
         if signed_in is None:
             raise NotSignedIn()
         if actor.role not in self.roles:
-            # Committed here because the Forbidden that follows rolls the request's transaction back.
             audit.record(uow, actor, "access.denied", outcome="denied")
-            uow.commit()
             raise Forbidden()
         return actor
 
@@ -107,6 +118,11 @@ AnyRole = Annotated[Actor, Depends(allow(*Role))]
 AdminOnly = Annotated[Actor, Depends(allow(Role.admin))]
 AuditReaders = Annotated[Actor, Depends(allow(Role.admin, Role.auditor))]
 TeamReaders = Annotated[Actor, Depends(allow(Role.admin, Role.supervisor))]
+Supervisors = Annotated[Actor, Depends(allow(Role.supervisor))]
+# People who work with patients on the phone, and integrations (service accounts hold the admin role).
+PatientWorkers = Annotated[Actor, Depends(allow(Role.agent, Role.supervisor))]
+PatientClients = Annotated[Actor, Depends(allow(Role.agent, Role.supervisor, Role.admin))]
+RecordReaders = Annotated[Actor, Depends(allow(Role.supervisor, Role.admin))]
 
 
 def access_of(route: APIRoute) -> Access:

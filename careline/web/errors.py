@@ -25,6 +25,16 @@ from careline.auth.errors import (
     UsernameTaken,
     UserNotFound,
 )
+from careline.patients.errors import (
+    DuplicatePatient,
+    IdentityNotVerified,
+    InvalidPatientInput,
+    InvalidPhone,
+    PatientError,
+    PatientNotFound,
+    RestrictedRecord,
+    VerificationLocked,
+)
 from careline.web.exceptions import CsrfFailed, Forbidden, NotSignedIn
 from careline.web.templates import render
 
@@ -38,6 +48,13 @@ DOMAIN_STATUS: dict[type[Exception], int] = {
     InvalidTotp: 401,
     AccountLocked: 429,
     AuditUnavailable: 503,
+    PatientNotFound: 404,
+    InvalidPhone: 422,
+    InvalidPatientInput: 422,
+    DuplicatePatient: 409,
+    RestrictedRecord: 403,
+    IdentityNotVerified: 428,  # Precondition Required: verify the caller first
+    VerificationLocked: 423,
 }
 
 
@@ -81,8 +98,17 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, AuditUnavailable):
         log.error("audit_unavailable", action=str(exc))
         return respond(request, status, "The audit trail could not be written, so nothing was shown or changed.")
-    extra = {"field": exc.field} if isinstance(exc, InvalidUserInput) else {}
-    return respond(request, status, str(exc), **extra)
+    return respond(request, status, str(exc), **_error_fields(exc))
+
+
+def _error_fields(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, InvalidUserInput | InvalidPatientInput):
+        return {"field": exc.field}
+    if isinstance(exc, InvalidPhone):
+        return {"field": "phone"}
+    if isinstance(exc, DuplicatePatient):
+        return {"candidates": [str(candidate) for candidate in exc.candidates]}
+    return {}
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -115,6 +141,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CsrfFailed, _csrf_failed)
     app.add_exception_handler(AuthError, _domain_error)
     app.add_exception_handler(AuditUnavailable, _domain_error)
+    app.add_exception_handler(PatientError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,12 +1,14 @@
 """Request-level failures raised by the web plumbing itself (domain errors live in each domain)."""
 
+from careline.audit.errors import AuditedRefusal
+
 
 class NotSignedIn(Exception):
     """No valid session or token: 401 for the API, a redirect to sign-in for pages."""
 
 
-class Forbidden(Exception):
-    """Signed in, but the role may not use this route."""
+class Forbidden(AuditedRefusal):
+    """Signed in, but the role may not use this route (the denial is audited and kept)."""
 
 
 class CsrfFailed(Exception):

@@ -18,6 +18,7 @@ class NavItem:
 
 NAV: tuple[NavItem, ...] = (
     NavItem("Home", "/", EVERYONE),
+    NavItem("Patients", "/patients", frozenset({Role.agent, Role.supervisor})),
     NavItem("Team", "/admin/users", frozenset({Role.admin, Role.supervisor})),
     NavItem("Audit trail", "/audit", frozenset({Role.admin, Role.auditor})),
     NavItem("Account", "/account", EVERYONE),

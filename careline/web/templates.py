@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -17,10 +19,16 @@ from careline.web.csrf import csrf_token
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
+def replace_page(params: Mapping[str, str], page: int) -> str:
+    """The current query string with another page number, for pagers."""
+    return urlencode({**params, "page": page})
+
+
 def _environment() -> Environment:
     folders = sorted(str(path) for path in _PACKAGE.glob("*/templates") if path.is_dir())
     env = Environment(loader=FileSystemLoader(folders), autoescape=select_autoescape(), auto_reload=False)
     env.globals["version"] = __version__
+    env.filters["replace_page"] = replace_page
     return env
 
 

@@ -15,6 +15,7 @@ from careline.web.csrf import PRESESSION_COOKIE, SESSION_COOKIE, token_for
 from careline.web.deps import access_of, api_routes
 from tests.conftest import TEST_SECRET
 from tests.factories.auth import make_api_token, make_session, make_user
+from tests.factories.patients import make_alert, make_patient
 
 ANONYMOUS = "anonymous"
 PUBLIC = None
@@ -22,6 +23,10 @@ EVERYONE = frozenset(Role)
 ADMIN = frozenset({Role.admin})
 AUDIT = frozenset({Role.admin, Role.auditor})
 TEAM = frozenset({Role.admin, Role.supervisor})
+WORKERS = frozenset({Role.agent, Role.supervisor})
+CLIENTS = frozenset({Role.agent, Role.supervisor, Role.admin})
+RECORDS = frozenset({Role.supervisor, Role.admin})
+SUPERVISOR = frozenset({Role.supervisor})
 
 # The intended policy, written down independently of the code: a route missing here fails the suite.
 EXPECTED: dict[tuple[str, str], frozenset[Role] | None] = {
@@ -45,6 +50,18 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/"): EVERYONE,
     ("GET", "/audit"): AUDIT,
     ("GET", "/api/audit"): AUDIT,
+    ("GET", "/patients"): WORKERS,
+    ("GET", "/patients/{patient_id}"): WORKERS,
+    ("POST", "/patients/{patient_id}/verify"): WORKERS,
+    ("POST", "/patients/{patient_id}/break-glass"): WORKERS,
+    ("POST", "/patients/{patient_id}/notes"): WORKERS,
+    ("POST", "/alerts/{alert_id}/acknowledge"): SUPERVISOR,
+    ("GET", "/api/patients"): CLIENTS,
+    ("GET", "/api/patients/lookup"): CLIENTS,
+    ("POST", "/api/patients"): CLIENTS,
+    ("GET", "/api/patients/{patient_id}"): RECORDS,
+    ("PATCH", "/api/patients/{patient_id}"): CLIENTS,
+    ("POST", "/api/patients/{patient_id}/merge"): RECORDS,
 }
 
 
@@ -88,7 +105,11 @@ def _request(client: TestClient, case: Case, path: str, *, bearer: str | None, c
 @pytest.mark.parametrize("who", [*Role, ANONYMOUS], ids=str)
 def test_route_enforces_its_access_rule(client: TestClient, uow: UnitOfWork, case: Case, who: Role | str) -> None:
     target = make_user(uow, role=Role.agent, username="target-user")
-    path = case.path.replace("{user_id}", str(target.id))
+    patient = make_patient(uow)
+    samples = {"{user_id}": target.id, "{patient_id}": patient.id, "{alert_id}": make_alert(uow, patient)}
+    path = case.path
+    for name, value in samples.items():
+        path = path.replace(name, str(value))
     assert "{" not in path, f"add a sample value for the path parameters of {case}"
     bearer = cookie = None
     if isinstance(who, Role):

@@ -1,0 +1,1 @@
+"""Patient CRM: identity, contacts, consents, clinical context, caller lookup, identity verification."""

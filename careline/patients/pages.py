@@ -1,0 +1,95 @@
+"""Patient pages: search, the 360 view (masked until the caller is verified), break-glass, notes, alerts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from careline.patients.errors import InvalidPatientInput, InvalidPhone, RestrictedRecord, VerificationLocked
+from careline.patients.schemas import MaskedPatient, SearchCriteria, VerificationResult
+from careline.patients.service import access, lookup, records
+from careline.web.deps import PatientRules, PatientWorkers, Supervisors, Uow
+from careline.web.errors import DOMAIN_STATUS
+from careline.web.templates import render
+
+router = APIRouter(include_in_schema=False)
+
+IDENTIFIER_LABELS = {"name": "Full name", "birth_date": "Date of birth", "postal_code": "ZIP code", "mrn": "MRN"}
+
+
+@router.get("/patients")
+def search(request: Request, actor: PatientWorkers, uow: Uow, policy: PatientRules,
+           criteria: Annotated[SearchCriteria, Query()]) -> Response:
+    context: dict[str, object] = {"criteria": criteria, "results": None, "error": None}
+    if not criteria.is_empty():
+        try:
+            context["results"] = lookup.search_patients(uow, actor, policy, criteria)
+        except InvalidPhone as error:
+            context["error"] = str(error)
+    template = "patients/results.html" if request.headers.get("hx-request") else "patients/search.html"
+    return render(request, template, context)
+
+
+@router.get("/patients/{patient_id}")
+def patient_360(request: Request, actor: PatientWorkers, uow: Uow, policy: PatientRules,
+                patient_id: UUID) -> Response:
+    try:
+        view = access.open_360(uow, actor, policy, patient_id)
+    except RestrictedRecord:
+        return render(request, "patients/restricted.html", {"patient_id": patient_id}, status_code=403)
+    if isinstance(view, MaskedPatient):
+        return _masked(request, view)
+    return render(request, "patients/360.html", {"view": view})
+
+
+def _masked(request: Request, view: MaskedPatient, *, result: VerificationResult | None = None,
+            status_code: int = 200) -> Response:
+    fields = [(name, IDENTIFIER_LABELS[name]) for name in view.identifiers]
+    return render(request, "patients/masked.html", {"view": view, "fields": fields, "result": result},
+                  status_code=status_code)
+
+
+@router.post("/patients/{patient_id}/verify")
+def verify(request: Request, actor: PatientWorkers, uow: Uow, policy: PatientRules, patient_id: UUID,
+           name: Annotated[str, Form(max_length=200)] = "",
+           birth_date: Annotated[str, Form(max_length=20)] = "",
+           postal_code: Annotated[str, Form(max_length=12)] = "",
+           mrn: Annotated[str, Form(max_length=40)] = "") -> Response:
+    offered = {"name": name, "birth_date": birth_date, "postal_code": postal_code, "mrn": mrn}
+    try:
+        result = access.verify_identity(uow, actor, policy, patient_id, offered)
+    except VerificationLocked:
+        result = VerificationResult(verified=False, matched=[], attempts_left=0, locked=True)
+    if result.verified:
+        return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+    view = access.open_360(uow, actor, policy, patient_id)
+    assert isinstance(view, MaskedPatient)
+    return _masked(request, view, result=result, status_code=423 if result.locked else 422)
+
+
+@router.post("/patients/{patient_id}/break-glass")
+def break_glass(request: Request, actor: PatientWorkers, uow: Uow, policy: PatientRules, patient_id: UUID,
+                reason: Annotated[str, Form(max_length=500)] = "") -> Response:
+    try:
+        access.break_glass(uow, actor, policy, patient_id, reason)
+    except InvalidPatientInput as error:
+        return render(request, "patients/restricted.html",
+                      {"patient_id": patient_id, "error": str(error), "reason": reason},
+                      status_code=DOMAIN_STATUS[InvalidPatientInput])
+    return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+
+
+@router.post("/patients/{patient_id}/notes")
+def add_note(actor: PatientWorkers, uow: Uow, patient_id: UUID,
+             body: Annotated[str, Form(max_length=5000)] = "") -> Response:
+    records.add_note(uow, actor, patient_id, body)
+    return RedirectResponse(f"/patients/{patient_id}#notes", status_code=303)
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+def acknowledge(actor: Supervisors, uow: Uow, alert_id: UUID) -> Response:
+    access.acknowledge_alert(uow, actor, alert_id)
+    return RedirectResponse("/", status_code=303)

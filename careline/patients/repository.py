@@ -1,0 +1,234 @@
+"""Every query on the patient CRM's tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Select, and_, case, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from careline.patients.models import (
+    BreakGlassGrant,
+    Condition,
+    Encounter,
+    IdentityCheck,
+    Immunization,
+    Observation,
+    Organization,
+    Patient,
+    PatientIdentifier,
+    PatientNote,
+    PatientPhone,
+    Practitioner,
+    Procedure,
+    SupervisorAlert,
+)
+
+Sourced = TypeVar("Sourced", Patient, Organization, Practitioner, Encounter, Condition, Observation, Procedure,
+                  Immunization)
+# Everything hanging off a patient, moved over as a whole when two records are merged.
+CHILD_TABLES = (PatientIdentifier, PatientNote, Encounter, Condition, Observation, Procedure, Immunization,
+                IdentityCheck, BreakGlassGrant, SupervisorAlert)
+CLINICAL_COUNTS: dict[str, type[Any]] = {"encounters": Encounter, "conditions": Condition, "observations": Observation,
+                   "procedures": Procedure, "immunizations": Immunization}
+
+
+def add(session: Session, row: object) -> None:
+    session.add(row)
+    session.flush()
+
+
+def get(session: Session, patient_id: UUID) -> Patient | None:
+    return session.get(Patient, patient_id)
+
+
+def by_source(session: Session, model: type[Sourced], source_id: str) -> Sourced | None:
+    return session.scalars(select(model).where(model.source_id == source_id)).first()
+
+
+def ids_by_source(session: Session, model: type[Any], source_ids: Iterable[str]) -> dict[str, UUID]:
+    wanted = list(set(source_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(model.source_id, model.id).where(model.source_id.in_(wanted)))
+    return dict(rows)
+
+
+def by_mrn(session: Session, mrn: str) -> Patient | None:
+    return session.scalars(select(Patient).where(Patient.mrn == mrn)).first()
+
+
+def same_name_and_birth_date(
+    session: Session, *, family_key: str, given_key: str, birth_date: date, exclude: UUID | None = None
+) -> list[UUID]:
+    query = select(Patient.id).where(Patient.family_key == family_key, Patient.given_key == given_key,
+                                     Patient.birth_date == birth_date, Patient.status != "merged")
+    if exclude:
+        query = query.where(Patient.id != exclude)
+    return list(session.scalars(query))
+
+
+def phones_of(session: Session, patient_ids: Sequence[UUID]) -> dict[UUID, list[PatientPhone]]:
+    found: dict[UUID, list[PatientPhone]] = {pid: [] for pid in patient_ids}
+    rows = session.scalars(select(PatientPhone).where(PatientPhone.patient_id.in_(patient_ids))
+                           .order_by(PatientPhone.use))
+    for phone in rows:
+        found[phone.patient_id].append(phone)
+    return found
+
+
+def replace_phones(session: Session, patient_id: UUID, phones: Iterable[tuple[str, str]]) -> None:
+    session.execute(delete(PatientPhone).where(PatientPhone.patient_id == patient_id))
+    for e164, use in dict(phones).items():
+        session.add(PatientPhone(patient_id=patient_id, e164=e164, use=use))
+    session.flush()
+
+
+def identifiers_of(session: Session, patient_id: UUID) -> list[tuple[str, str, str | None]]:
+    rows = session.execute(select(PatientIdentifier.system, PatientIdentifier.value, PatientIdentifier.kind)
+                           .where(PatientIdentifier.patient_id == patient_id))
+    return [(system, value, kind) for system, value, kind in rows]
+
+
+def replace_identifiers(session: Session, patient_id: UUID, identifiers: Iterable[tuple[str, str, str | None]]) -> None:
+    session.execute(delete(PatientIdentifier).where(PatientIdentifier.patient_id == patient_id))
+    for system, value, kind in identifiers:
+        session.add(PatientIdentifier(patient_id=patient_id, system=system, value=value, kind=kind))
+    session.flush()
+
+
+_USE_RANK = case({"mobile": 0, "home": 1}, value=PatientPhone.use, else_=2)
+
+
+def by_phone(session: Session, e164: str) -> list[tuple[Patient, str]]:
+    """Patients on a number: mobile before home before work, then the most recently in contact."""
+    rows = session.execute(
+        select(Patient, PatientPhone.use)
+        .join(PatientPhone, PatientPhone.patient_id == Patient.id)
+        .where(PatientPhone.e164 == e164, Patient.status != "merged")
+        .order_by(_USE_RANK, Patient.last_contact_at.is_(None), Patient.last_contact_at.desc(), Patient.family_key)
+    )
+    return [(patient, use) for patient, use in rows]
+
+
+def _prefix(column: Any, prefix: str) -> ColumnElement[bool]:
+    """A prefix match written as a range, which both engines answer from a B-tree index."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(column >= prefix, column < upper)
+
+
+def name_prefix(tokens: list[str]) -> ColumnElement[bool]:
+    """Typed name tokens as prefixes: 'ana' (either name), 'ana rivera' or 'rivera ana' (both)."""
+    if len(tokens) == 1:
+        return or_(_prefix(Patient.family_key, tokens[0]), _prefix(Patient.given_key, tokens[0]))
+    first, last = tokens[0], tokens[-1]
+    return or_(and_(_prefix(Patient.given_key, first), _prefix(Patient.family_key, last)),
+               and_(_prefix(Patient.given_key, last), _prefix(Patient.family_key, first)))
+
+
+def sounds_like(family_sound: str, given_initial: str | None) -> ColumnElement[bool]:
+    """Family names with the same phonetic code (and, if given, the same first letter of the given name)."""
+    condition = Patient.family_sound == family_sound
+    return and_(condition, _prefix(Patient.given_key, given_initial)) if given_initial else condition
+
+
+def search(
+    session: Session, *, name: ColumnElement[bool] | None, birth_date: date | None, mrn: str | None,
+    phone: str | None, identifier: tuple[str | None, str] | None = None, offset: int, limit: int,
+) -> list[Patient]:
+    query: Select[Patient] = select(Patient).where(Patient.status != "merged")
+    if name is not None:
+        query = query.where(name)
+    if birth_date:
+        query = query.where(Patient.birth_date == birth_date)
+    if mrn:
+        query = query.where(Patient.mrn == mrn)
+    if phone:
+        query = query.where(Patient.id.in_(select(PatientPhone.patient_id).where(PatientPhone.e164 == phone)))
+    if identifier:
+        query = query.where(_has_identifier(*identifier))
+    query = query.order_by(Patient.family_key, Patient.given_key, Patient.birth_date, Patient.id)
+    return list(session.scalars(query.offset(offset).limit(limit)))
+
+
+def _has_identifier(system: str | None, value: str) -> ColumnElement[bool]:
+    held = select(PatientIdentifier.patient_id).where(PatientIdentifier.value == value)
+    if system:
+        return Patient.id.in_(held.where(PatientIdentifier.system == system))
+    return or_(Patient.mrn == value, Patient.id.in_(held))
+
+
+def counts_of(session: Session, patient_id: UUID) -> dict[str, int]:
+    return {name: session.scalar(select(func.count()).select_from(model).where(model.patient_id == patient_id)) or 0
+            for name, model in CLINICAL_COUNTS.items()}
+
+
+def encounters_of(session: Session, patient_id: UUID, *, limit: int) -> list[tuple[Encounter, str | None]]:
+    rows = session.execute(
+        select(Encounter, Practitioner.name).outerjoin(Practitioner, Practitioner.id == Encounter.practitioner_id)
+        .where(Encounter.patient_id == patient_id).order_by(Encounter.starts_at.desc()).limit(limit))
+    return [(encounter, practitioner) for encounter, practitioner in rows]
+
+
+def recent(session: Session, model: type[Any], column: Any, patient_id: UUID, *, limit: int) -> list[Any]:
+    return list(session.scalars(select(model).where(model.patient_id == patient_id)
+                                .order_by(column.is_(None), column.desc()).limit(limit)))
+
+
+def active_conditions(session: Session, patient_id: UUID) -> list[Condition]:
+    return list(session.scalars(
+        select(Condition).where(Condition.patient_id == patient_id, Condition.abatement.is_(None),
+                                or_(Condition.clinical_status.is_(None), Condition.clinical_status == "active"))
+        .order_by(Condition.onset.desc())))
+
+
+def latest_observations(session: Session, patient_id: UUID, codes: Sequence[str]) -> list[Observation]:
+    latest = []
+    for code in codes:
+        row = session.scalars(select(Observation).where(Observation.patient_id == patient_id,
+                                                        Observation.code == code)
+                              .order_by(Observation.effective_at.desc()).limit(1)).first()
+        if row:
+            latest.append(row)
+    return latest
+
+
+def practitioner_name(session: Session, practitioner_id: UUID | None) -> str | None:
+    if practitioner_id is None:
+        return None
+    return session.scalar(select(Practitioner.name).where(Practitioner.id == practitioner_id))
+
+
+def current_check(session: Session, *, user_id: UUID, patient_id: UUID, now: datetime) -> IdentityCheck | None:
+    return session.scalars(
+        select(IdentityCheck).where(IdentityCheck.user_id == user_id, IdentityCheck.patient_id == patient_id,
+                                    IdentityCheck.expires_at > now)
+        .order_by(IdentityCheck.started_at.desc()).limit(1)).first()
+
+
+def active_grant(session: Session, *, user_id: UUID, patient_id: UUID, now: datetime) -> BreakGlassGrant | None:
+    return session.scalars(
+        select(BreakGlassGrant).where(BreakGlassGrant.user_id == user_id, BreakGlassGrant.patient_id == patient_id,
+                                      BreakGlassGrant.expires_at > now).limit(1)).first()
+
+
+def open_alerts(session: Session, *, limit: int) -> list[SupervisorAlert]:
+    return list(session.scalars(select(SupervisorAlert).where(SupervisorAlert.acknowledged_at.is_(None))
+                                .order_by(SupervisorAlert.created_at.desc()).limit(limit)))
+
+
+def get_alert(session: Session, alert_id: UUID) -> SupervisorAlert | None:
+    return session.get(SupervisorAlert, alert_id)
+
+
+def move_children(session: Session, *, from_id: UUID, to_id: UUID) -> None:
+    """Re-home every row of the duplicate on the survivor; phones the survivor already has are dropped."""
+    kept = select(PatientPhone.e164).where(PatientPhone.patient_id == to_id)
+    session.execute(delete(PatientPhone).where(PatientPhone.patient_id == from_id, PatientPhone.e164.in_(kept)))
+    session.execute(update(PatientPhone).where(PatientPhone.patient_id == from_id).values(patient_id=to_id))
+    for model in CHILD_TABLES:
+        session.execute(update(model).where(model.patient_id == from_id).values(patient_id=to_id))
+    session.flush()

@@ -1,0 +1,62 @@
+"""Helpers the patient use cases share: loading a record, who may open it, turning rows into shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from careline.actor import Actor, Role
+from careline.db import UnitOfWork
+from careline.patients import repository, rules
+from careline.patients.errors import IdentityNotVerified, PatientNotFound
+from careline.patients.models import Patient
+from careline.patients.policy import RESTRICTED_ROLES
+from careline.patients.schemas import PatientRead, PatientSummary, PhoneRead
+
+
+def load(uow: UnitOfWork, patient_id: UUID) -> Patient:
+    patient = repository.get(uow.session, patient_id)
+    if patient is None:
+        raise PatientNotFound()
+    return patient
+
+
+def may_open_restricted(uow: UnitOfWork, actor: Actor, patient: Patient, now: datetime) -> bool:
+    if not patient.restricted or actor.role in RESTRICTED_ROLES:
+        return True
+    if actor.user_id is None:
+        return False
+    return repository.active_grant(uow.session, user_id=actor.user_id, patient_id=patient.id, now=now) is not None
+
+
+def require_verified(uow: UnitOfWork, actor: Actor, patient: Patient, now: datetime) -> None:
+    """Agents change a record only while the caller's identity is verified for the contact in progress."""
+    if actor.role != Role.agent:
+        return
+    check = repository.current_check(uow.session, user_id=actor.user_id, patient_id=patient.id, now=now) \
+        if actor.user_id else None
+    if check is None or check.verified_at is None:
+        raise IdentityNotVerified()
+
+
+def display_name(patient: Patient) -> str:
+    given = patient.preferred_name or patient.given_names.split(" ")[0]
+    return f"{given} {patient.family_name}"
+
+
+def summary(patient: Patient, *, visible: bool, phone_use: str | None = None) -> PatientSummary:
+    if not visible:
+        return PatientSummary(id=patient.id, display_name="Restricted record", birth_date=None, mrn=None,
+                              status=patient.status, restricted=True, phone_use=phone_use)
+    return PatientSummary(id=patient.id, display_name=display_name(patient), birth_date=patient.birth_date,
+                          mrn=patient.mrn, status=patient.status, restricted=bool(patient.restricted),
+                          phone_use=phone_use)
+
+
+def read(uow: UnitOfWork, patient: Patient) -> PatientRead:
+    phones = repository.phones_of(uow.session, [patient.id])[patient.id]
+    ordered = sorted(phones, key=lambda phone: rules.PHONE_USE_RANK.get(phone.use, 9))
+    return PatientRead.model_validate(patient).model_copy(update={
+        "phones": [PhoneRead(e164=p.e164, use=p.use, display=rules.display_phone(p.e164)) for p in ordered],
+        "pcp_name": repository.practitioner_name(uow.session, patient.pcp_id),
+    })

@@ -1,0 +1,90 @@
+"""Finding patients: by the caller's number (screen pop) and by name, birth date, MRN or phone."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy import ColumnElement
+
+from careline import audit
+from careline.actor import Actor
+from careline.db import UnitOfWork, utcnow
+from careline.patients import repository, rules
+from careline.patients.models import Patient
+from careline.patients.policy import PatientPolicy
+from careline.patients.schemas import PatientRead, PatientSummary, SearchCriteria, SearchPage
+from careline.patients.service.common import load, may_open_restricted, read, summary
+
+
+def lookup_by_phone(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, number: str) -> list[PatientSummary]:
+    """Every patient on a number in any typed or provider-sent form, best match first.
+
+    Mobile before home before work, then the most recent contact. Raises InvalidPhone for a non-number.
+    """
+    e164 = rules.normalise_phone(number, default_region=policy.default_region)
+    now = utcnow()
+    matches = [summary(patient, visible=may_open_restricted(uow, actor, patient, now), phone_use=use)
+               for patient, use in repository.by_phone(uow.session, e164)]
+    audit.record(uow, actor, "patient.lookup", details={"matches": len(matches)})
+    return matches
+
+
+def search_patients(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, criteria: SearchCriteria) -> SearchPage:
+    """Search by any mix of name (accent- and case-free prefix, small typos), birth date, MRN and phone.
+
+    Exact prefix matches come first and page in the database; on a first page with room to spare, names
+    that only sound alike (a typo) follow. The audit entry names the fields used, never their values.
+    """
+    phone = rules.normalise_phone(criteria.phone, default_region=policy.default_region) if criteria.phone else None
+    tokens = rules.name_key(criteria.name or "").split()
+    offset, size = (criteria.page - 1) * criteria.per_page, criteria.per_page
+    name = repository.name_prefix(tokens) if tokens else None
+    found = _query(uow, criteria, phone, name, offset=offset, limit=size + 1)
+    if tokens and criteria.page == 1 and len(found) < size:
+        found += _sound_alikes(uow, criteria, phone, tokens, exclude={p.id for p in found}, limit=size - len(found))
+    audit.record(uow, actor, "patient.searched",
+                 details={"fields": sorted(k for k, v in criteria.model_dump(exclude={"page", "per_page"}).items()
+                                           if v)})
+    now = utcnow()
+    return SearchPage(results=[summary(p, visible=may_open_restricted(uow, actor, p, now)) for p in found[:size]],
+                      page=criteria.page, per_page=size, has_next=len(found) > size)
+
+
+def _query(uow: UnitOfWork, criteria: SearchCriteria, phone: str | None, name: ColumnElement[bool] | None, *,
+           offset: int, limit: int) -> list[Patient]:
+    identifier = (criteria.identifier_system, criteria.identifier) if criteria.identifier else None
+    return repository.search(uow.session, name=name, birth_date=criteria.birth_date, mrn=criteria.mrn,
+                             phone=phone, identifier=identifier, offset=offset, limit=limit)
+
+
+def _sound_alikes(uow: UnitOfWork, criteria: SearchCriteria, phone: str | None, tokens: list[str], *,
+                  exclude: set[UUID], limit: int) -> list[Patient]:
+    """Typo tolerance: same-sounding family names, kept only when within a small edit distance."""
+    family, given = tokens[-1], (tokens[0] if len(tokens) > 1 else None)
+    sound = rules.name_sound(family)
+    if not sound:
+        return []
+    condition = repository.sounds_like(sound, given[:1] if given else None)
+    candidates = _query(uow, criteria, phone, condition, offset=0, limit=500)
+    close = [p for p in candidates if p.id not in exclude and rules.close_enough(family, p.family_key)
+             and (given is None or rules.close_enough(given, p.given_key))]
+    return close[:limit]
+
+
+def search_patient_records(
+    uow: UnitOfWork, actor: Actor, policy: PatientPolicy, criteria: SearchCriteria
+) -> tuple[list[PatientRead], bool]:
+    """Whole records for the hits of a search (the FHIR API); each one returned is an audited read.
+
+    Restricted records the actor may not open are left out. Returns the records and whether more exist.
+    """
+    hits = search_patients(uow, actor, policy, criteria)
+    records = []
+    for hit in hits.results:
+        if hit.restricted and hit.mrn is None:
+            continue
+        patient = load(uow, hit.id)
+        audit.record(uow, actor, "patient.viewed", subject_type="patient", subject_id=patient.id,
+                     patient_id=patient.id)
+        records.append(read(uow, patient))
+    return records, hits.has_next
