@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from careline.db import Base
@@ -23,7 +23,7 @@ class AuditEntry(Base):
 
     # Gapless position in the chain, assigned under a lock (not a sequence: a rolled-back
     # transaction would leave a gap that looks exactly like a deleted row).
-    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     occurred_at: Mapped[datetime]
     actor_user_id: Mapped[UUID | None]
     actor_username: Mapped[str] = mapped_column(String(150))

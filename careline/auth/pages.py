@@ -74,12 +74,14 @@ def totp_submit(
 ) -> Response:
     token = request.cookies.get(SESSION_COOKIE, "")
     try:
-        service.complete_second_factor(uow, policy, session_token=token, code=code, ip=client_ip(request))
+        outcome = service.complete_second_factor(uow, policy, session_token=token, code=code, ip=client_ip(request))
     except AuthError as error:
-        uow.commit()
+        uow.commit()  # keep the failure count and its audit entry
         return render(request, "auth/totp.html", {"error": str(error), "next": _safe_next(next)},
-                      status_code=401)
-    return RedirectResponse(_safe_next(next), status_code=303)
+                      status_code=DOMAIN_STATUS.get(type(error), 401))
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    _set_session_cookie(request, response, outcome.session_token)
+    return response
 
 
 @router.post("/logout")
@@ -99,7 +101,11 @@ def account(request: Request, actor: AnyRole, uow: Uow) -> Response:
 
 @router.post("/account/totp")
 def totp_begin(request: Request, actor: AnyRole, uow: Uow, policy: Policy) -> Response:
-    enrolment = service.begin_totp_enrolment(uow, policy, actor)
+    try:
+        enrolment = service.begin_totp_enrolment(uow, policy, actor)
+    except InvalidUserInput as error:
+        return render(request, "auth/account.html", {"user": service.get_own_account(uow, actor),
+                                                     "totp_error": str(error)}, status_code=409)
     return render(request, "auth/account.html",
                   {"user": service.get_own_account(uow, actor), "enrolment": enrolment})
 

@@ -21,8 +21,10 @@ def get_user(session: Session, user_id: UUID) -> User | None:
     return session.get(User, user_id)
 
 
-def find_user(session: Session, username: str) -> User | None:
-    return session.scalars(select(User).where(User.username == username)).first()
+def find_user(session: Session, username: str, *, for_update: bool = False) -> User | None:
+    """``for_update`` locks the row until commit (PostgreSQL; SQLite transactions are serial already)."""
+    query = select(User).where(User.username == username)
+    return session.scalars(query.with_for_update() if for_update else query).first()
 
 
 def list_users(session: Session, *, role: Role | None = None) -> list[User]:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 import pyotp
+from sqlalchemy.exc import IntegrityError
 
 from careline import audit
 from careline.actor import Actor, Role
@@ -32,6 +33,8 @@ from careline.db import UnitOfWork, utcnow
 
 # Refresh last_seen_at at most this often, so that browsing is not a write per request.
 _TOUCH_EVERY = timedelta(seconds=30)
+# Between the password and the code: long enough to open the authenticator app, short enough to not linger.
+_MFA_PENDING_LIFETIME = timedelta(minutes=5)
 
 
 def read_user(user: User) -> UserRead:
@@ -54,7 +57,11 @@ def create_user(uow: UnitOfWork, actor: Actor, data: UserCreate) -> UserRead:
         role=data.role,
         password_hash=crypto.hash_password(data.password),
     )
-    repository.add(uow.session, user)
+    try:
+        with uow.session.begin_nested():
+            repository.add(uow.session, user)
+    except IntegrityError as error:  # another admin created the same username a moment ago
+        raise UsernameTaken(username) from error
     audit.record(uow, actor, "user.created", subject_type="user", subject_id=user.id,
                  details={"role": user.role.value})
     return read_user(user)
@@ -82,7 +89,8 @@ def authenticate(
     """
     username = rules.normalise_username(username)
     now = utcnow()
-    user = repository.find_user(uow.session, username)
+    # Locked while the password is checked: parallel guesses must each count towards the lock-out.
+    user = None if rules.username_problem(username) else repository.find_user(uow.session, username, for_update=True)
     attempt = Actor(username=username[:150], role=None, user_id=user.id if user else None,
                     ip=ip, route="POST /login")
     if user and user.locked_until and user.locked_until > now:
@@ -104,7 +112,8 @@ def authenticate(
 
 
 def _note_failure(
-    uow: UnitOfWork, policy: SecurityPolicy, attempt: Actor, user: User | None, now: datetime
+    uow: UnitOfWork, policy: SecurityPolicy, attempt: Actor, user: User | None, now: datetime,
+    *, action: str = "auth.login",
 ) -> None:
     details: dict[str, object] = {"reason": "bad_credentials" if user else "unknown_user"}
     if user:
@@ -115,35 +124,47 @@ def _note_failure(
         )
         details["failed_logins"] = user.failed_logins
         details["locked"] = user.locked_until is not None
-    audit.record(uow, attempt, "auth.login", outcome="failure", details=details)
+    audit.record(uow, attempt, action, outcome="failure", details=details)
 
 
 def _open_session(
     uow: UnitOfWork, policy: SecurityPolicy, user: User, now: datetime, *, mfa_pending: bool
 ) -> str:
     token = crypto.new_session_token()
+    lifetime = _MFA_PENDING_LIFETIME if mfa_pending else timedelta(hours=policy.session_max_hours)
     repository.add(uow.session, WebSession(
         token_hash=crypto.token_digest(token), user_id=user.id, created_at=now, last_seen_at=now,
-        expires_at=now + timedelta(hours=policy.session_max_hours), mfa_pending=mfa_pending,
+        expires_at=now + lifetime, mfa_pending=mfa_pending,
     ))
     return token
 
 
 def complete_second_factor(
     uow: UnitOfWork, policy: SecurityPolicy, *, session_token: str, code: str, ip: str | None
-) -> UserRead:
+) -> LoginOutcome:
+    """Accept the code of a half-signed-in session: the session is replaced by a new, full one.
+
+    Wrong codes count towards the same lock-out as wrong passwords; a locked account's pending session ends.
+    """
     web_session = _live_session(uow, policy, session_token)
     if web_session is None or not web_session.mfa_pending:
         raise InvalidCredentials()
-    user = web_session.user
+    user = repository.find_user(uow.session, web_session.user.username, for_update=True) or web_session.user
     actor = Actor(username=user.username, role=user.role, user_id=user.id, ip=ip, route="POST /login/totp")
+    now = utcnow()
+    if user.locked_until and user.locked_until > now:
+        web_session.ended_at = now
+        raise AccountLocked(rules.minutes_left(user.locked_until, now))
     if not _accept_totp(policy, user, user.totp_secret, code):
-        audit.record(uow, actor, "auth.totp", outcome="failure")
+        _note_failure(uow, policy, actor, user, now, action="auth.totp")
+        if user.locked_until:
+            web_session.ended_at = now
         raise InvalidTotp()
-    web_session.mfa_pending = False
-    user.last_login_at = utcnow()
+    web_session.ended_at = now  # a fresh token for the full session: the half-signed-in one is spent
+    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+    token = _open_session(uow, policy, user, now, mfa_pending=False)
     audit.record(uow, actor, "auth.totp")
-    return read_user(user)
+    return LoginOutcome(session_token=token, mfa_required=False, user=read_user(user))
 
 
 def resolve_session(uow: UnitOfWork, policy: SecurityPolicy, token: str) -> SignedIn | None:
@@ -226,9 +247,13 @@ def _require_user(uow: UnitOfWork, username: str) -> User:
 def begin_totp_enrolment(uow: UnitOfWork, policy: SecurityPolicy, actor: Actor) -> TotpEnrolment:
     """Start enrolment: a new secret is kept aside until the user proves their app has it."""
     user = _current_user(uow, actor)
+    if user.totp_secret is not None:
+        raise InvalidUserInput("totp", "Two-factor sign-in is already on; an admin can reset it with "
+                                       "careline users reset-mfa.")
     secret = pyotp.random_base32()
     user.totp_pending_secret = crypto.seal(policy.secret_key, secret)
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=policy.totp_issuer)
+    audit.record(uow, actor, "auth.totp_enrolment_started", subject_type="user", subject_id=user.id)
     return TotpEnrolment(secret=secret, provisioning_uri=uri)
 
 

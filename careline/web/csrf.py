@@ -56,5 +56,5 @@ async def csrf_protect(request: Request) -> None:
     ):
         value = (await request.form()).get(FORM_FIELD)
         sent = value if isinstance(value, str) else None
-    if not sent or not hmac.compare_digest(sent, csrf_token(request)):
+    if not sent or not hmac.compare_digest(sent.encode(), csrf_token(request).encode()):
         raise CsrfFailed()

@@ -128,8 +128,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    # The type only: messages and locals may carry PHI.
+def unexpected_error(request: Request, exc: Exception) -> Response:
+    """The 500 answer. Logs the error's type and route only: messages (a database's DETAIL line) may hold PHI."""
     route = getattr(request.scope.get("route"), "path", None)
     log.error("unhandled_error", error_type=type(exc).__name__, route=route)
     return respond(request, 500, "Something went wrong on our side. It has been logged; please try again.")
@@ -144,4 +144,3 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PatientError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)

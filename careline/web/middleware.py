@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 
 from careline.web.csrf import PRESESSION_COOKIE, new_presession_value
+from careline.web.errors import unexpected_error
 
 log = structlog.get_logger("careline.access")
 
@@ -37,6 +38,8 @@ async def request_context(request: Request, call_next: Handler) -> Response:
     started = time.perf_counter()
     try:
         response = await call_next(request)
+    except Exception as error:  # answered here, inside the header middleware, and never re-raised to the server
+        response = unexpected_error(request, error)
     finally:
         structlog.contextvars.unbind_contextvars("request_id")
     route = request.scope.get("route")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from datetime import timedelta
 
@@ -11,11 +13,14 @@ from sqlalchemy import select, update
 from careline.actor import Actor, Role
 from careline.audit.models import AuditEntry
 from careline.auth import crypto, service
+from careline.auth.errors import InvalidCredentials
 from careline.auth.models import User, WebSession
-from careline.db import UnitOfWork, utcnow
+from careline.auth.policy import SecurityPolicy
+from careline.db import UnitOfWork, make_engine, make_sessionmaker, utcnow
 from careline.web.csrf import SESSION_COOKIE
 from tests.conftest import TEST_SECRET, csrf_from
 from tests.factories.auth import PASSWORD, make_session, make_user
+from tests.support.databases import DatabaseFactory
 
 
 def _sign_in(client: TestClient, username: str, password: str = PASSWORD, next_path: str = "/"):  # type: ignore[no-untyped-def]
@@ -190,3 +195,50 @@ class TestApiTokens:
         assert response.status_code == 401
         assert response.headers["content-type"] == "application/problem+json"
         assert response.headers["www-authenticate"] == "Bearer"
+
+
+class TestRaces:
+    def test_parallel_wrong_passwords_all_count(self, databases: DatabaseFactory) -> None:
+        """Guesses racing on separate connections must not overwrite each other's failure count."""
+        engine = make_engine(databases.fresh(), pool_size=10)
+        sessions = make_sessionmaker(engine)
+        with UnitOfWork(sessions) as uow:
+            make_user(uow, username="ana")
+            uow.commit()
+        policy = SecurityPolicy(secret_key=TEST_SECRET, lockout_threshold=100)
+
+        def guess() -> None:
+            with UnitOfWork(sessions) as uow:
+                with contextlib.suppress(InvalidCredentials):
+                    service.authenticate(uow, policy, username="ana", password="wrong guess!", ip=None)
+                uow.commit()
+
+        threads = [threading.Thread(target=guess) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with UnitOfWork(sessions) as uow:
+            failures = uow.session.scalars(select(User.failed_logins).where(User.username == "ana")).one()
+        engine.dispose()
+        assert failures == 12
+
+
+class TestSecondFactorGuessing:
+    def test_wrong_codes_lock_the_account_and_end_the_pending_session(
+        self, client: TestClient, uow: UnitOfWork
+    ) -> None:
+        user = make_user(uow, username="ana")
+        secret = pyotp.random_base32()
+        user.totp_secret = crypto.seal(TEST_SECRET, secret)
+        uow.commit()
+        location = _sign_in(client, "ana").headers["location"]
+        token = csrf_from(client.get(location).text)
+        wrong = str((int(pyotp.TOTP(secret).now()) + 500_000) % 1_000_000).zfill(6)
+        for _ in range(5):
+            assert client.post("/login/totp", data={"csrf_token": token, "code": wrong}).status_code == 401
+        right = client.post("/login/totp", data={"csrf_token": token, "code": pyotp.TOTP(secret).now()})
+        assert right.status_code == 401  # the pending session ended with the lock
+        assert _sign_in(client, "ana").status_code == 429
+        pending = uow.session.scalars(select(WebSession).where(WebSession.mfa_pending.is_(True))).all()
+        assert all(s.ended_at is not None for s in pending)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from functools import cache
 
 from careline.actor import Role
@@ -32,7 +33,7 @@ def make_session(uow: UnitOfWork, user: User, *, mfa_pending: bool = False) -> s
     token = crypto.new_session_token()
     now = utcnow()
     uow.session.add(WebSession(token_hash=crypto.token_digest(token), user_id=user.id, last_seen_at=now,
-                               created_at=now, expires_at=now.replace(year=now.year + 1),
+                               created_at=now, expires_at=now + timedelta(days=365),
                                mfa_pending=mfa_pending))
     uow.flush()
     return token

@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from careline.actor import Role
 from careline.audit import repository as audit_repository
 from careline.audit.models import AuditEntry
+from careline.auth import service as auth_service
 from careline.db import UnitOfWork
 from careline.web.csrf import SESSION_COOKIE, token_for
 from tests.conftest import TEST_SECRET, csrf_from
@@ -184,3 +185,22 @@ def test_blank_search_fields_place_no_condition(client: TestClient, uow: UnitOfW
     response = client.get("/api/audit", params=blank, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert [entry["action"] for entry in response.json()["entries"]] == ["audit.searched"]
+
+
+def test_unexpected_error_is_a_plain_500_with_security_headers(
+    admin_client: TestClient, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("DETAIL: Key (username)=(maria.lopez.1961) already exists")
+
+    monkeypatch.setattr(auth_service, "list_users", explode)
+    response = admin_client.get("/admin/users")
+    assert response.status_code == 500
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["cache-control"] == "no-store"
+    assert "maria" not in response.text
+    assert "maria" not in capsys.readouterr().err
+
+
+def test_non_ascii_csrf_token_is_refused_not_crashed(admin_client: TestClient) -> None:
+    assert admin_client.post("/admin/users", data=NEW_USER | {"csrf_token": "ünïcode"}).status_code == 403

@@ -23,7 +23,7 @@ def _timestamp(name: str, *, nullable: bool = False) -> sa.Column:
 def upgrade() -> None:
     op.create_table(
         "audit_log",
-        sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
         _timestamp("occurred_at"),
         sa.Column("actor_user_id", sa.Uuid(), nullable=True),
         sa.Column("actor_username", sa.String(length=150), nullable=False),
