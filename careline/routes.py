@@ -6,6 +6,7 @@ from careline.audit import api as audit_api
 from careline.audit import pages as audit_pages
 from careline.auth import api as auth_api
 from careline.auth import pages as auth_pages
+from careline.fhir import api as fhir_api
 from careline.home import pages as home_pages
 from careline.patients import api as patients_api
 from careline.patients import pages as patients_pages
@@ -20,4 +21,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     audit_api.router,
     patients_pages.router,
     patients_api.router,
+    fhir_api.router,
 )

@@ -29,7 +29,8 @@ def normalise_phone(raw: str, *, default_region: str) -> str:
         raise InvalidPhone(raw, "That is not a phone number.") from error
     # "Possible" (right length for the country), not "valid": fictional 555 numbers, which test data and
     # demo populations use, must work like real ones.
-    if not phonenumbers.is_possible_number(parsed):
+    # A 7-digit local number cannot be dialled from a call center in another area code: refuse it too.
+    if phonenumbers.is_possible_number_with_reason(parsed) != phonenumbers.ValidationResult.IS_POSSIBLE:
         raise InvalidPhone(raw, "That phone number has the wrong number of digits.")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 

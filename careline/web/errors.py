@@ -59,7 +59,7 @@ DOMAIN_STATUS: dict[type[Exception], int] = {
 
 
 def wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith(("/api/", "/fhir/"))
 
 
 def problem(status: int, detail: str, **extra: Any) -> JSONResponse:

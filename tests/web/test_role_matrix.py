@@ -62,6 +62,9 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/api/patients/{patient_id}"): RECORDS,
     ("PATCH", "/api/patients/{patient_id}"): CLIENTS,
     ("POST", "/api/patients/{patient_id}/merge"): RECORDS,
+    ("GET", "/fhir/metadata"): PUBLIC,
+    ("GET", "/fhir/Patient/{patient_id}"): RECORDS,
+    ("GET", "/fhir/Patient"): RECORDS,
 }
 
 
@@ -114,7 +117,7 @@ def test_route_enforces_its_access_rule(client: TestClient, uow: UnitOfWork, cas
     bearer = cookie = None
     if isinstance(who, Role):
         user = make_user(uow, role=who)
-        if path.startswith("/api/"):
+        if path.startswith(("/api/", "/fhir/")):
             bearer = make_api_token(uow, user)
         else:
             cookie = make_session(uow, user)
