@@ -18,6 +18,18 @@ PHONE_USE_RANK = {"mobile": 0, "home": 1, "work": 2}
 IDENTIFIERS = ("name", "birth_date", "postal_code", "mrn")
 
 
+LANGUAGE_NAMES = {
+    "en": "English", "es": "Spanish", "vi": "Vietnamese", "zh": "Chinese", "pt": "Portuguese",
+    "ht": "Haitian Creole", "fr": "French", "ru": "Russian", "ar": "Arabic", "ko": "Korean", "tl": "Tagalog",
+    "pl": "Polish", "it": "Italian", "de": "German", "hi": "Hindi", "ja": "Japanese", "so": "Somali",
+}
+
+
+def language_name(code: str) -> str:
+    """'es' or 'es-MX' → 'Spanish'; unknown codes are shown as given."""
+    return LANGUAGE_NAMES.get(code.split("-")[0].lower(), code)
+
+
 def normalise_phone(raw: str, *, default_region: str) -> str:
     """E.164 for any typed or provider-sent form; raises InvalidPhone with a message fit for the user."""
     text = raw.strip()

@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import Response
 
 from careline import __version__
+from careline.patients.rules import language_name
 from careline.web import nav
 from careline.web.csrf import csrf_token
 
@@ -24,11 +25,18 @@ def replace_page(params: Mapping[str, str], page: int) -> str:
     return urlencode({**params, "page": page})
 
 
+def count_of(count: int, noun: str) -> str:
+    """'1 visit', '3 visits'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _environment() -> Environment:
     folders = sorted(str(path) for path in _PACKAGE.glob("*/templates") if path.is_dir())
     env = Environment(loader=FileSystemLoader(folders), autoescape=select_autoescape(), auto_reload=False)
     env.globals["version"] = __version__
     env.filters["replace_page"] = replace_page
+    env.filters["count_of"] = count_of
+    env.filters["language_name"] = language_name
     return env
 
 

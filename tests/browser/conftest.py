@@ -45,7 +45,8 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def base_url(databases: DatabaseFactory, tmp_path: Path) -> Iterator[str]:
+def live_settings(databases: DatabaseFactory, tmp_path: Path) -> Settings:
+    """Settings of a fresh database holding one user per role; seed more through ``unit_of_work``."""
     settings = Settings(database_url=databases.fresh(), secret_key="browser-test-secret", data_dir=tmp_path,
                         log_level="WARNING")
     with unit_of_work(settings) as uow:
@@ -53,7 +54,12 @@ def base_url(databases: DatabaseFactory, tmp_path: Path) -> Iterator[str]:
             auth_service.create_user(uow, Actor.cli("test"), UserCreate(
                 username=username, display_name=name, role=role, password=PASSWORD))
         uow.commit()
-    with live_server(settings) as url:
+    return settings
+
+
+@pytest.fixture
+def base_url(live_settings: Settings) -> Iterator[str]:
+    with live_server(live_settings) as url:
         yield url
 
 
@@ -69,8 +75,8 @@ def page(browser: Browser, base_url: str) -> Iterator[Page]:
     assert errors == [], f"the browser reported errors (CSP violations show here too): {errors}"
 
 
-# Pages answer a refused sign-in or a forbidden page with its real status; Chromium logs those as errors.
-_INTENDED_STATUSES = tuple(f"status of {code} " for code in (401, 403, 429))
+# Pages answer a refused sign-in, a forbidden page or a failed check with its real status; Chromium logs those.
+_INTENDED_STATUSES = tuple(f"status of {code} " for code in (401, 403, 422, 423, 429))
 
 
 def _unexpected(message: ConsoleMessage) -> bool:
