@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import Select, select, text
+from typing import Any
+
+from sqlalchemy import Select, insert, select, text
 from sqlalchemy.orm import Session
 
 from careline.audit.models import AuditEntry
@@ -24,13 +26,14 @@ def lock_chain(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
 
 
-def head(session: Session) -> AuditEntry | None:
-    return session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).first()
+def head(session: Session) -> tuple[int, str] | None:
+    """Position and hash of the newest entry (two columns, not an ORM object: this runs on every request)."""
+    row = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    return (row.seq, row.hash) if row else None
 
 
-def add(session: Session, entry: AuditEntry) -> None:
-    session.add(entry)
-    session.flush()
+def add(session: Session, fields: dict[str, Any]) -> None:
+    session.execute(insert(AuditEntry), [fields])
 
 
 def iter_in_order(session: Session, *, batch_size: int = 5_000) -> Iterator[AuditEntry]:
@@ -49,7 +52,7 @@ def iter_in_order(session: Session, *, batch_size: int = 5_000) -> Iterator[Audi
 
 def count(session: Session) -> int:
     last = head(session)
-    return last.seq if last else 0
+    return last[0] if last else 0
 
 
 def search(session: Session, criteria: AuditFilter) -> list[AuditEntry]:

@@ -10,7 +10,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from careline.actor import Actor
 from careline.audit import repository, rules
 from careline.audit.errors import AuditUnavailable
-from careline.audit.models import AuditEntry
 from careline.audit.schemas import AuditEntryRead, AuditFilter, AuditPage, ChainReport
 from careline.db import UnitOfWork, utcnow
 
@@ -36,7 +35,7 @@ def record(
         repository.lock_chain(uow.session)
         previous = repository.head(uow.session)
         fields: dict[str, Any] = {
-            "seq": previous.seq + 1 if previous else 1,
+            "seq": previous[0] + 1 if previous else 1,
             "occurred_at": utcnow(),
             "actor_user_id": actor.user_id,
             "actor_username": actor.username,
@@ -49,9 +48,9 @@ def record(
             "route": actor.route,
             "ip": actor.ip,
             "details": details or {},
-            "prev_hash": previous.hash if previous else rules.GENESIS_HASH,
+            "prev_hash": previous[1] if previous else rules.GENESIS_HASH,
         }
-        repository.add(uow.session, AuditEntry(**fields, hash=rules.entry_hash(fields)))
+        repository.add(uow.session, fields | {"hash": rules.entry_hash(fields)})
     except SQLAlchemyError as error:
         raise AuditUnavailable(action) from error
 

@@ -40,7 +40,7 @@ def patient_resource(patient: PatientRead) -> dict[str, Any]:
     if patient.status == "deceased":
         resource["deceasedDateTime" if patient.deceased_at else "deceasedBoolean"] = (
             patient.deceased_at.isoformat() if patient.deceased_at else True)
-    address = {key: value for key, value in (("city", patient.city), ("state", patient.state),
+    address: dict[str, Any] = {key: value for key, value in (("city", patient.city), ("state", patient.state),
                                               ("postalCode", patient.postal_code), ("country", patient.country))
                if value}
     if patient.address_line:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, and_, case, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from careline.patients.models import (
@@ -103,15 +103,20 @@ def replace_identifiers(session: Session, patient_id: UUID, identifiers: Iterabl
 _USE_RANK = case({"mobile": 0, "home": 1}, value=PatientPhone.use, else_=2)
 
 
-def by_phone(session: Session, e164: str) -> list[tuple[Patient, str]]:
-    """Patients on a number: mobile before home before work, then the most recently in contact."""
-    rows = session.execute(
-        select(Patient, PatientPhone.use)
+# What a search hit or a screen pop shows: columns, not whole ORM objects, because these run on every call.
+SUMMARY_COLUMNS = (Patient.id, Patient.given_names, Patient.preferred_name, Patient.family_name, Patient.birth_date,
+                   Patient.mrn, Patient.status, Patient.restricted)
+
+
+def by_phone(session: Session, e164: str) -> list[Row[Any]]:
+    """Patients on a number (summary columns and the phone's use): mobile before home before work, then the
+    most recently in contact."""
+    return list(session.execute(
+        select(*SUMMARY_COLUMNS, PatientPhone.use)
         .join(PatientPhone, PatientPhone.patient_id == Patient.id)
         .where(PatientPhone.e164 == e164, Patient.status != "merged")
         .order_by(_USE_RANK, Patient.last_contact_at.is_(None), Patient.last_contact_at.desc(), Patient.family_key)
-    )
-    return [(patient, use) for patient, use in rows]
+    ))
 
 
 def _prefix(column: Any, prefix: str) -> ColumnElement[bool]:

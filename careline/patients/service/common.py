@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Protocol
 from uuid import UUID
 
 from careline.actor import Actor, Role
@@ -21,7 +22,20 @@ def load(uow: UnitOfWork, patient_id: UUID) -> Patient:
     return patient
 
 
-def may_open_restricted(uow: UnitOfWork, actor: Actor, patient: Patient, now: datetime) -> bool:
+class PatientLike(Protocol):
+    """A patient row or object: what a summary and the restriction check read."""
+
+    id: UUID
+    given_names: str
+    preferred_name: str | None
+    family_name: str
+    birth_date: date
+    mrn: str
+    status: str
+    restricted: str | None
+
+
+def may_open_restricted(uow: UnitOfWork, actor: Actor, patient: PatientLike, now: datetime) -> bool:
     if not patient.restricted or actor.role in RESTRICTED_ROLES:
         return True
     if actor.user_id is None:
@@ -39,12 +53,12 @@ def require_verified(uow: UnitOfWork, actor: Actor, patient: Patient, now: datet
         raise IdentityNotVerified()
 
 
-def display_name(patient: Patient) -> str:
+def display_name(patient: PatientLike) -> str:
     given = patient.preferred_name or patient.given_names.split(" ")[0]
     return f"{given} {patient.family_name}"
 
 
-def summary(patient: Patient, *, visible: bool, phone_use: str | None = None) -> PatientSummary:
+def summary(patient: PatientLike, *, visible: bool, phone_use: str | None = None) -> PatientSummary:
     if not visible:
         return PatientSummary(id=patient.id, display_name="Restricted record", birth_date=None, mrn=None,
                               status=patient.status, restricted=True, phone_use=phone_use)

@@ -2,12 +2,20 @@
 
 Each function returns whether the row was imported, updated or unchanged, and raises
 ``UnresolvedReference`` when a resource points at a patient the import has not seen.
+
+Bulk imports pass an ``ImportBatch`` (from ``prepare_batch``): the rows and ids the batch needs are then read
+in a few queries up front and new rows are flushed together, instead of several round trips per resource.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel
+from sqlalchemy import select
 
 from careline.db import UnitOfWork
 from careline.patients import repository, rules
@@ -36,7 +44,6 @@ from careline.patients.schemas import (
     PractitionerUpsert,
     ProcedureUpsert,
 )
-from careline.patients.service.records import set_name_keys
 
 
 class UnresolvedReference(PatientError):
@@ -44,11 +51,84 @@ class UnresolvedReference(PatientError):
         super().__init__(f"refers to {kind}/{source_id}, which is not in Careline")
 
 
-def _upsert(uow: UnitOfWork, model: type[Any], source_id: str, fields: dict[str, Any]) -> tuple[Any, ImportOutcome]:
-    row = repository.by_source(uow.session, model, source_id)
+Upsert = (OrganizationUpsert | LocationUpsert | PractitionerUpsert | PatientUpsert | EncounterUpsert | ConditionUpsert
+          | ObservationUpsert | ProcedureUpsert | ImmunizationUpsert)
+
+
+@dataclass
+class ImportBatch:
+    """What a batch of upserts knows before it writes, so it need not ask the database row by row.
+
+    ``rows`` holds each shape's existing row (None: known to be absent) and the rows the batch inserts;
+    ``ids`` the row ids of what the shapes refer to. Valid inside one transaction or savepoint only: if
+    that rolls back, discard the batch (it would name rows that no longer exist) and write again without.
+    """
+
+    rows: dict[tuple[type[Any], str], Any] = field(default_factory=dict)
+    ids: dict[tuple[type[Any], str], UUID] = field(default_factory=dict)
+
+
+_MODEL_OF: dict[type[BaseModel], type[Any]] = {
+    OrganizationUpsert: Organization, LocationUpsert: Location, PractitionerUpsert: Practitioner,
+    PatientUpsert: Patient, EncounterUpsert: Encounter, ConditionUpsert: Condition,
+    ObservationUpsert: Observation, ProcedureUpsert: Procedure, ImmunizationUpsert: Immunization,
+}
+# Fields of the shapes that refer to other rows by source id, and what they refer to.
+_REFERENCES = {"patient_source_id": Patient, "pcp_source_id": Practitioner, "practitioner_source_id": Practitioner,
+               "organization_source_id": Organization, "location_source_id": Location}
+_IN_LIST = 500  # source ids per IN (...) list
+
+
+def prepare_batch(uow: UnitOfWork, shapes: Sequence[Upsert]) -> ImportBatch:
+    """Read, in one query per table, the existing rows of these Upsert shapes and the ids they refer to."""
+    batch = ImportBatch()
+    wanted: dict[type[Any], set[str]] = {}
+    referred: dict[type[Any], set[str]] = {}
+    for shape in shapes:
+        wanted.setdefault(_MODEL_OF[type(shape)], set()).add(shape.source_id)
+        for name, model in _REFERENCES.items():
+            if source_id := getattr(shape, name, None):
+                referred.setdefault(model, set()).add(source_id)
+    for model, source_ids in wanted.items():
+        found = {row.source_id: row for row in _rows_by_source(uow, model, source_ids)}
+        batch.rows |= {(model, source_id): found.get(source_id) for source_id in source_ids}
+    for model, source_ids in referred.items():
+        batch.ids |= {(model, source_id): row_id for source_id, row_id in _ids_by_source(uow, model, source_ids)}
+    return batch
+
+
+def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
+    ordered = sorted(values)
+    for start in range(0, len(ordered), _IN_LIST):
+        yield ordered[start:start + _IN_LIST]
+
+
+# The two reads below belong in repository.py (owned elsewhere); repository.ids_by_source is broken there.
+def _rows_by_source(uow: UnitOfWork, model: type[Any], source_ids: Iterable[str]) -> list[Any]:
+    return [row for chunk in _chunks(source_ids)
+            for row in uow.session.scalars(select(model).where(model.source_id.in_(chunk)))]
+
+
+def _ids_by_source(uow: UnitOfWork, model: type[Any], source_ids: Iterable[str]) -> list[tuple[str, UUID]]:
+    return [(source_id, row_id) for chunk in _chunks(source_ids)
+            for source_id, row_id in uow.session.execute(select(model.source_id, model.id)
+                                                         .where(model.source_id.in_(chunk)))]
+
+
+def _upsert(uow: UnitOfWork, model: type[Any], source_id: str, fields: dict[str, Any],
+            batch: ImportBatch | None) -> tuple[Any, ImportOutcome]:
+    """Insert or update the row keyed on ``source_id``. Without a batch a new row is flushed at once; in a
+    batch it is flushed with the others (by the next query, the savepoint's release or the commit)."""
+    key = (model, source_id)
+    row = batch.rows[key] if batch is not None and key in batch.rows else repository.by_source(
+        uow.session, model, source_id)
     if row is None:
-        row = model(source_id=source_id, **fields)
-        repository.add(uow.session, row)
+        row = model(id=uuid4(), source_id=source_id, **fields)
+        if batch is None:
+            repository.add(uow.session, row)
+        else:
+            uow.session.add(row)
+            batch.rows[key], batch.ids[key] = row, row.id
         return row, ImportOutcome.imported
     changed = {name: value for name, value in fields.items() if getattr(row, name) != value}
     for name, value in changed.items():
@@ -56,28 +136,33 @@ def _upsert(uow: UnitOfWork, model: type[Any], source_id: str, fields: dict[str,
     return row, ImportOutcome.updated if changed else ImportOutcome.unchanged
 
 
-def upsert_organization(uow: UnitOfWork, data: OrganizationUpsert) -> ImportOutcome:
-    return _upsert(uow, Organization, data.source_id, data.model_dump(exclude={"source_id"}))[1]
+def upsert_organization(uow: UnitOfWork, data: OrganizationUpsert, *, batch: ImportBatch | None = None
+                        ) -> ImportOutcome:
+    return _upsert(uow, Organization, data.source_id, data.model_dump(exclude={"source_id"}), batch)[1]
 
 
-def upsert_location(uow: UnitOfWork, data: LocationUpsert) -> ImportOutcome:
+def upsert_location(uow: UnitOfWork, data: LocationUpsert, *, batch: ImportBatch | None = None) -> ImportOutcome:
     fields = {"name": data.name, "address": data.address,
               "time_zone": rules.time_zone_for(country=data.country, state=data.state)}
-    return _upsert(uow, Location, data.source_id, fields)[1]
+    return _upsert(uow, Location, data.source_id, fields, batch)[1]
 
 
-def upsert_practitioner(uow: UnitOfWork, data: PractitionerUpsert) -> ImportOutcome:
-    return _upsert(uow, Practitioner, data.source_id, data.model_dump(exclude={"source_id"}))[1]
+def upsert_practitioner(uow: UnitOfWork, data: PractitionerUpsert, *, batch: ImportBatch | None = None
+                        ) -> ImportOutcome:
+    return _upsert(uow, Practitioner, data.source_id, data.model_dump(exclude={"source_id"}), batch)[1]
 
 
-def upsert_patient(uow: UnitOfWork, policy: PatientPolicy, data: PatientUpsert) -> ImportOutcome:
+def upsert_patient(uow: UnitOfWork, policy: PatientPolicy, data: PatientUpsert, *,
+                   batch: ImportBatch | None = None) -> ImportOutcome:
     """Create or refresh a patient from the EHR. Numbers that are not phone numbers are left out."""
     fields = data.model_dump(exclude={"source_id", "phones", "identifiers", "pcp_source_id"})
     fields["status"] = "deceased" if data.deceased_at else "active"
     fields["time_zone"] = rules.time_zone_for(country=data.country, state=data.state)
-    fields["pcp_id"] = _optional_ref(uow, Practitioner, data.pcp_source_id)
-    patient, outcome = _upsert(uow, Patient, data.source_id, fields)
-    set_name_keys(patient)
+    fields["pcp_id"] = _optional_ref(uow, Practitioner, data.pcp_source_id, batch)
+    # The search keys go in with the row: they are NOT NULL, and _upsert may flush a new row at once.
+    fields |= {"family_key": rules.name_key(data.family_name), "given_key": rules.name_key(data.given_names),
+               "family_sound": rules.name_sound(data.family_name)}
+    patient, outcome = _upsert(uow, Patient, data.source_id, fields, batch)
     phones = _valid_phones(policy, data)
     identifiers = [(i.system, i.value, i.kind) for i in data.identifiers]
     if outcome is ImportOutcome.imported or _contacts_changed(uow, patient, phones, identifiers):
@@ -105,47 +190,70 @@ def _contacts_changed(uow: UnitOfWork, patient: Patient, phones: list[tuple[str,
     return stored_phones != set(dict(phones).items()) or stored_ids != set(identifiers)
 
 
-def _patient_ref(uow: UnitOfWork, source_id: str) -> UUID:
-    found = repository.ids_by_source(uow.session, Patient, [source_id]).get(source_id)
+def _patient_ref(uow: UnitOfWork, source_id: str, batch: ImportBatch | None) -> UUID:
+    found = _optional_ref(uow, Patient, source_id, batch)
     if found is None:
         raise UnresolvedReference("Patient", source_id)
     return found
 
 
-def _optional_ref(uow: UnitOfWork, model: type[Any], source_id: str | None) -> UUID | None:
+def _optional_ref(uow: UnitOfWork, model: type[Any], source_id: str | None, batch: ImportBatch | None
+                  ) -> UUID | None:
     if not source_id:
         return None
-    return repository.ids_by_source(uow.session, model, [source_id]).get(source_id)
+    if batch is not None and (model, source_id) in batch.ids:
+        return batch.ids[(model, source_id)]
+    found = dict(_ids_by_source(uow, model, [source_id])).get(source_id)
+    if batch is not None and found is not None:
+        batch.ids[(model, source_id)] = found
+    return found
 
 
-def upsert_encounter(uow: UnitOfWork, data: EncounterUpsert) -> ImportOutcome:
+def upsert_encounter(uow: UnitOfWork, data: EncounterUpsert, *, batch: ImportBatch | None = None) -> ImportOutcome:
     fields = data.model_dump(exclude={"source_id", "patient_source_id", "practitioner_source_id",
                                       "organization_source_id", "location_source_id"})
-    fields |= {"patient_id": _patient_ref(uow, data.patient_source_id),
-               "practitioner_id": _optional_ref(uow, Practitioner, data.practitioner_source_id),
-               "organization_id": _optional_ref(uow, Organization, data.organization_source_id),
-               "location_id": _optional_ref(uow, Location, data.location_source_id)}
-    return _upsert(uow, Encounter, data.source_id, fields)[1]
+    fields |= {"patient_id": _patient_ref(uow, data.patient_source_id, batch),
+               "practitioner_id": _optional_ref(uow, Practitioner, data.practitioner_source_id, batch),
+               "organization_id": _optional_ref(uow, Organization, data.organization_source_id, batch),
+               "location_id": _optional_ref(uow, Location, data.location_source_id, batch)}
+    return _upsert(uow, Encounter, data.source_id, fields, batch)[1]
 
 
 def _upsert_clinical(uow: UnitOfWork, model: type[Any], data: ConditionUpsert | ObservationUpsert |
-                     ProcedureUpsert | ImmunizationUpsert) -> ImportOutcome:
+                     ProcedureUpsert | ImmunizationUpsert, batch: ImportBatch | None) -> ImportOutcome:
     fields = data.model_dump(exclude={"source_id", "patient_source_id"})
-    fields["patient_id"] = _patient_ref(uow, data.patient_source_id)
-    return _upsert(uow, model, data.source_id, fields)[1]
+    fields["patient_id"] = _patient_ref(uow, data.patient_source_id, batch)
+    return _upsert(uow, model, data.source_id, fields, batch)[1]
 
 
-def upsert_condition(uow: UnitOfWork, data: ConditionUpsert) -> ImportOutcome:
-    return _upsert_clinical(uow, Condition, data)
+def upsert_condition(uow: UnitOfWork, data: ConditionUpsert, *, batch: ImportBatch | None = None) -> ImportOutcome:
+    return _upsert_clinical(uow, Condition, data, batch)
 
 
-def upsert_observation(uow: UnitOfWork, data: ObservationUpsert) -> ImportOutcome:
-    return _upsert_clinical(uow, Observation, data)
+def upsert_observation(uow: UnitOfWork, data: ObservationUpsert, *, batch: ImportBatch | None = None
+                       ) -> ImportOutcome:
+    return _upsert_clinical(uow, Observation, data, batch)
 
 
-def upsert_procedure(uow: UnitOfWork, data: ProcedureUpsert) -> ImportOutcome:
-    return _upsert_clinical(uow, Procedure, data)
+def upsert_procedure(uow: UnitOfWork, data: ProcedureUpsert, *, batch: ImportBatch | None = None) -> ImportOutcome:
+    return _upsert_clinical(uow, Procedure, data, batch)
 
 
-def upsert_immunization(uow: UnitOfWork, data: ImmunizationUpsert) -> ImportOutcome:
-    return _upsert_clinical(uow, Immunization, data)
+def upsert_immunization(uow: UnitOfWork, data: ImmunizationUpsert, *, batch: ImportBatch | None = None
+                        ) -> ImportOutcome:
+    return _upsert_clinical(uow, Immunization, data, batch)
+
+
+def practitioner_source_ids_by_npi(uow: UnitOfWork, npis: Collection[str]) -> dict[str, str]:
+    """NPI -> source id of practitioners already in Careline (those without a source id are left out).
+
+    For the FHIR import's conditional references (``Practitioner?identifier=…/us-npi|<npi>``) to practitioners
+    that an earlier import brought in. If two practitioners share an NPI, the lowest source id wins.
+    """
+    wanted = sorted(set(npis))
+    if not wanted:
+        return {}
+    rows = uow.session.execute(select(Practitioner.npi, Practitioner.source_id)
+                               .where(Practitioner.npi.in_(wanted), Practitioner.source_id.is_not(None))
+                               .order_by(Practitioner.source_id.desc()))
+    return {npi: source_id for npi, source_id in rows if npi and source_id}

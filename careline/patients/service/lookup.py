@@ -23,8 +23,8 @@ def lookup_by_phone(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, number
     """
     e164 = rules.normalise_phone(number, default_region=policy.default_region)
     now = utcnow()
-    matches = [summary(patient, visible=may_open_restricted(uow, actor, patient, now), phone_use=use)
-               for patient, use in repository.by_phone(uow.session, e164)]
+    matches = [summary(row, visible=may_open_restricted(uow, actor, row, now), phone_use=row.use)
+               for row in repository.by_phone(uow.session, e164)]
     audit.record(uow, actor, "patient.lookup", details={"matches": len(matches)})
     return matches
 

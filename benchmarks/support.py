@@ -1,0 +1,97 @@
+"""What every benchmark shares: throw-away databases on both engines, timing, and the results page."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from careline.settings import Settings
+
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+POSTGRES_ADMIN_URL = Settings(database_url=os.environ.get(
+    "CARELINE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")).database_url or ""
+
+
+@contextmanager
+def throwaway_database(engine_name: str, workdir: Path) -> Iterator[str]:
+    """A new, empty database URL for one engine, dropped (or deleted) afterwards."""
+    if engine_name == "sqlite":
+        path = workdir / f"bench-{uuid.uuid4().hex[:8]}.db"
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    name = f"careline_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass(frozen=True)
+class Timing:
+    samples_ms: list[float]
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.samples_ms)
+        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.samples_ms)
+
+    @property
+    def p99(self) -> float:
+        return self.pct(99)
+
+
+def time_calls(call: Callable[[int], object], count: int, *, warmup: int = 50) -> Timing:
+    for n in range(warmup):
+        call(n)
+    samples = []
+    for n in range(count):
+        started = time.perf_counter()
+        call(n)
+        samples.append((time.perf_counter() - started) * 1000)
+    return Timing(samples)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
+        cpu = found.group(1).strip() if found else cpu
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace (or add) the section between this benchmark's markers in docs/benchmarks.md."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    stamp = f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}.\n\n"
+    block = f"{start}\n{stamp}{body.strip()}\n{end}"
+    page = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
+    if start in page:
+        page = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _m: block, page, flags=re.S)
+    else:
+        page = page.rstrip() + "\n\n" + block + "\n"
+    RESULTS.write_text(page)
