@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,14 @@ test: lint
 	$(BIN)/pytest
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check careline tests
+	$(BIN)/ruff check careline tests benchmarks
 	$(BIN)/mypy careline
 	$(BIN)/lint-imports --no-cache
+
+## bench: run every benchmark and record the figures in docs/benchmarks.md (takes tens of minutes)
+bench: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.patient_lookup --write
+	$(BIN)/python -m benchmarks.import_fhir --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -95,7 +95,9 @@ def run(engine_name: str, url: str, patients: int, workdir: Path) -> dict[str, o
 def populate(engine: object, patients: int) -> None:
     with Progress(transient=True) as progress, engine.begin() as connection:  # type: ignore[attr-defined]
         task = progress.add_task(f"Generating {patients:,} patients", total=patients)
-        generate_population(connection, patients=patients, progress=lambda done: progress.update(task, completed=done))
+        # People, phones and notes only: lookups and name searches never read the clinical history.
+        generate_population(connection, patients=patients, history=False,
+                            progress=lambda done: progress.update(task, completed=done))
 
 
 def seed_agent(sessions: object) -> Actor:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 import uvicorn
 from pydantic import ValidationError
+from rich.progress import Progress
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 
@@ -24,6 +25,8 @@ from careline.auth.schemas import UserCreate
 from careline.bootstrap import open_engine, unit_of_work
 from careline.db import UnitOfWork
 from careline.db.migrate import SchemaOutOfDate, ensure_schema, upgrade_to_head
+from careline.fhir.cli import import_app
+from careline.patients.demo import DEMO_SEED, generate_population
 from careline.settings import Settings
 
 app = typer.Typer(help="Careline: healthcare contact center with a built-in patient CRM.", no_args_is_help=True)
@@ -33,6 +36,7 @@ audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(import_app, name="import", help="Import data from the EHR.")
 
 Host = Annotated[str, typer.Option(help="Address to listen on.")]
 Port = Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535)]
@@ -86,8 +90,11 @@ def demo(
     host: Host = "127.0.0.1",
     port: Port = 8000,
     reset: Annotated[bool, typer.Option(help="Erase CARELINE_DATABASE_URL's database if it is not empty.")] = False,
+    patients: Annotated[int, typer.Option(
+        help="Synthetic patients to generate: households, phones, visits, conditions, screenings.", min=0)] = 5_000,
 ) -> None:
-    """Create a fresh demo database with one user per role (passwords printed once) and serve it.
+    """Create a fresh demo database with one user per role (passwords printed once) and a synthetic
+    patient population, and serve it.
 
     Without CARELINE_DATABASE_URL the demo lives in its own file (demo.db in the data directory), recreated
     on every run; a database named by CARELINE_DATABASE_URL is only erased with --reset.
@@ -105,6 +112,12 @@ def demo(
             typer.echo(f"  {role.value:<11} username {username:<11} password {password}")
         uow.commit()
     typer.echo("These passwords are shown only now.")
+    with unit_of_work(settings) as uow, Progress(transient=True) as bar:
+        task = bar.add_task("Generating demo patients", total=patients)
+        stats = generate_population(uow.session, patients=patients, seed=DEMO_SEED,
+                                    progress=lambda done: bar.update(task, completed=done))
+        uow.commit()
+    typer.echo(stats.summary())
     _serve(settings, host, port)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
-
 from typing import Any
 
 from sqlalchemy import Select, insert, select, text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -49,12 +49,38 @@ def by_source(session: Session, model: type[Sourced], source_id: str) -> Sourced
     return session.scalars(select(model).where(model.source_id == source_id)).first()
 
 
+_IN_LIST = 500  # values per IN (...) list
+
+
+def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), _IN_LIST):
+        yield ordered[start:start + _IN_LIST]
+
+
+def rows_by_source(session: Session, model: type[Any], source_ids: Iterable[str]) -> list[Any]:
+    return [row for chunk in _chunks(source_ids)
+            for row in session.scalars(select(model).where(model.source_id.in_(chunk)))]
+
+
 def ids_by_source(session: Session, model: type[Any], source_ids: Iterable[str]) -> dict[str, UUID]:
-    wanted = list(set(source_ids))
-    if not wanted:
-        return {}
-    rows = session.execute(select(model.source_id, model.id).where(model.source_id.in_(wanted)))
-    return dict(rows)
+    """Row ids by source id. A merged patient answers with the patient it was merged into."""
+    found: dict[str, UUID] = {}
+    for chunk in _chunks(source_ids):
+        columns = [model.source_id, model.id] + ([model.merged_into_id] if model is Patient else [])
+        for row in session.execute(select(*columns).where(model.source_id.in_(chunk))):
+            found[row[0]] = row[2] if model is Patient and row[2] else row[1]
+    return found
+
+
+def practitioner_source_ids_by_npi(session: Session, npis: Iterable[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for chunk in _chunks(npis):
+        rows = session.execute(select(Practitioner.npi, Practitioner.source_id)
+                               .where(Practitioner.npi.in_(chunk), Practitioner.source_id.is_not(None))
+                               .order_by(Practitioner.source_id.desc()))
+        found |= {npi: source_id for npi, source_id in rows if npi and source_id}
+    return found
 
 
 def by_mrn(session: Session, mrn: str) -> Patient | None:

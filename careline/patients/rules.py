@@ -27,7 +27,7 @@ LANGUAGE_NAMES = {
 
 def language_name(code: str) -> str:
     """'es' or 'es-MX' → 'Spanish'; unknown codes are shown as given."""
-    return LANGUAGE_NAMES.get(code.split("-")[0].lower(), code)
+    return LANGUAGE_NAMES.get(code.split("-", maxsplit=1)[0].lower(), code)
 
 
 def normalise_phone(raw: str, *, default_region: str) -> str:
@@ -51,9 +51,14 @@ def display_phone(e164: str) -> str:
     return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
+# Letters that Unicode does not decompose into a base letter and an accent.
+_UNDECOMPOSABLE = str.maketrans({"đ": "d", "ø": "o", "ł": "l", "æ": "ae", "œ": "oe", "ß": "ss", "þ": "th",
+                                 "\u0131": "i"})  # the last is the dotless i
+
+
 def name_key(name: str) -> str:
-    """Accent-free, case-free, punctuation-free: 'José-María O'Neil' → 'jose maria oneil'."""
-    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    """Accent-free, case-free, punctuation-free: 'José-María O'Neil' → 'jose maria oneil', 'Đặng' → 'dang'."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold().translate(_UNDECOMPOSABLE))
     letters = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     cleaned = "".join(ch if ch.isalnum() or ch.isspace() else (" " if ch == "-" else "") for ch in letters)
     return " ".join(cleaned.split())

@@ -261,6 +261,7 @@ class PatientUpsert(BaseModel):
     state: str | None = None
     postal_code: str | None = None
     country: str | None = None
+    deceased: bool = False
     deceased_at: datetime | None = None
     pcp_source_id: str | None = None
 

@@ -34,6 +34,11 @@ class TestNames:
     def test_key_drops_accents_case_and_punctuation(self) -> None:
         assert rules.name_key("  José-María  O'Neil ") == "jose maria oneil"
 
+    @pytest.mark.parametrize(("name", "key"), [("Đặng", "dang"), ("Søren", "soren"), ("Łukasz", "lukasz"),
+                                               ("Straße", "strasse")])
+    def test_letters_without_a_decomposition_fold_too(self, name: str, key: str) -> None:
+        assert rules.name_key(name) == key
+
     def test_sound_is_the_same_for_a_transposition(self) -> None:
         assert rules.name_sound("Jonhson") == rules.name_sound("Johnson")
 

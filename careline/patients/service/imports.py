@@ -9,13 +9,12 @@ in a few queries up front and new rows are flushed together, instead of several 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from careline.db import UnitOfWork
 from careline.patients import repository, rules
@@ -76,7 +75,6 @@ _MODEL_OF: dict[type[BaseModel], type[Any]] = {
 # Fields of the shapes that refer to other rows by source id, and what they refer to.
 _REFERENCES = {"patient_source_id": Patient, "pcp_source_id": Practitioner, "practitioner_source_id": Practitioner,
                "organization_source_id": Organization, "location_source_id": Location}
-_IN_LIST = 500  # source ids per IN (...) list
 
 
 def prepare_batch(uow: UnitOfWork, shapes: Sequence[Upsert]) -> ImportBatch:
@@ -90,29 +88,12 @@ def prepare_batch(uow: UnitOfWork, shapes: Sequence[Upsert]) -> ImportBatch:
             if source_id := getattr(shape, name, None):
                 referred.setdefault(model, set()).add(source_id)
     for model, source_ids in wanted.items():
-        found = {row.source_id: row for row in _rows_by_source(uow, model, source_ids)}
+        found = {row.source_id: row for row in repository.rows_by_source(uow.session, model, source_ids)}
         batch.rows |= {(model, source_id): found.get(source_id) for source_id in source_ids}
     for model, source_ids in referred.items():
-        batch.ids |= {(model, source_id): row_id for source_id, row_id in _ids_by_source(uow, model, source_ids)}
+        batch.ids |= {(model, source_id): row_id
+                      for source_id, row_id in repository.ids_by_source(uow.session, model, source_ids).items()}
     return batch
-
-
-def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
-    ordered = sorted(values)
-    for start in range(0, len(ordered), _IN_LIST):
-        yield ordered[start:start + _IN_LIST]
-
-
-# The two reads below belong in repository.py (owned elsewhere); repository.ids_by_source is broken there.
-def _rows_by_source(uow: UnitOfWork, model: type[Any], source_ids: Iterable[str]) -> list[Any]:
-    return [row for chunk in _chunks(source_ids)
-            for row in uow.session.scalars(select(model).where(model.source_id.in_(chunk)))]
-
-
-def _ids_by_source(uow: UnitOfWork, model: type[Any], source_ids: Iterable[str]) -> list[tuple[str, UUID]]:
-    return [(source_id, row_id) for chunk in _chunks(source_ids)
-            for source_id, row_id in uow.session.execute(select(model.source_id, model.id)
-                                                         .where(model.source_id.in_(chunk)))]
 
 
 def _upsert(uow: UnitOfWork, model: type[Any], source_id: str, fields: dict[str, Any],
@@ -155,8 +136,11 @@ def upsert_practitioner(uow: UnitOfWork, data: PractitionerUpsert, *, batch: Imp
 def upsert_patient(uow: UnitOfWork, policy: PatientPolicy, data: PatientUpsert, *,
                    batch: ImportBatch | None = None) -> ImportOutcome:
     """Create or refresh a patient from the EHR. Numbers that are not phone numbers are left out."""
-    fields = data.model_dump(exclude={"source_id", "phones", "identifiers", "pcp_source_id"})
-    fields["status"] = "deceased" if data.deceased_at else "active"
+    fields = data.model_dump(exclude={"source_id", "phones", "identifiers", "pcp_source_id", "deceased"})
+    fields["status"] = "deceased" if data.deceased or data.deceased_at else "active"
+    existing = _existing(uow, data.source_id, batch)
+    if existing is not None and existing.status in ("merged", "inactive") and fields["status"] == "active":
+        fields["status"] = existing.status  # a decision made in Careline; the EHR feed does not undo it
     fields["time_zone"] = rules.time_zone_for(country=data.country, state=data.state)
     fields["pcp_id"] = _optional_ref(uow, Practitioner, data.pcp_source_id, batch)
     # The search keys go in with the row: they are NOT NULL, and _upsert may flush a new row at once.
@@ -171,6 +155,14 @@ def upsert_patient(uow: UnitOfWork, policy: PatientPolicy, data: PatientUpsert, 
         outcome = ImportOutcome.imported if outcome is ImportOutcome.imported else ImportOutcome.updated
     uow.flush()
     return outcome
+
+
+def _existing(uow: UnitOfWork, source_id: str, batch: ImportBatch | None) -> Patient | None:
+    key = (Patient, source_id)
+    if batch is not None and key in batch.rows:
+        found: Patient | None = batch.rows[key]
+        return found
+    return repository.by_source(uow.session, Patient, source_id)
 
 
 def _valid_phones(policy: PatientPolicy, data: PatientUpsert) -> list[tuple[str, str]]:
@@ -203,7 +195,7 @@ def _optional_ref(uow: UnitOfWork, model: type[Any], source_id: str | None, batc
         return None
     if batch is not None and (model, source_id) in batch.ids:
         return batch.ids[(model, source_id)]
-    found = dict(_ids_by_source(uow, model, [source_id])).get(source_id)
+    found = repository.ids_by_source(uow.session, model, [source_id]).get(source_id)
     if batch is not None and found is not None:
         batch.ids[(model, source_id)] = found
     return found
@@ -250,10 +242,4 @@ def practitioner_source_ids_by_npi(uow: UnitOfWork, npis: Collection[str]) -> di
     For the FHIR import's conditional references (``Practitioner?identifier=…/us-npi|<npi>``) to practitioners
     that an earlier import brought in. If two practitioners share an NPI, the lowest source id wins.
     """
-    wanted = sorted(set(npis))
-    if not wanted:
-        return {}
-    rows = uow.session.execute(select(Practitioner.npi, Practitioner.source_id)
-                               .where(Practitioner.npi.in_(wanted), Practitioner.source_id.is_not(None))
-                               .order_by(Practitioner.source_id.desc()))
-    return {npi: source_id for npi, source_id in rows if npi and source_id}
+    return repository.practitioner_source_ids_by_npi(uow.session, npis)
