@@ -16,23 +16,31 @@ from careline.audit.schemas import AuditFilter
 _CHAIN_LOCK_KEY = 0x43A1D17
 
 
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
 def lock_chain(session: Session) -> None:
     """Serialise appends until the transaction ends, so two writers never extend the same head.
 
     SQLite needs nothing here: every transaction there starts with BEGIN IMMEDIATE (see db.engine).
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+        session.execute(_LOCK, {"key": _CHAIN_LOCK_KEY})
+
+
+# Built once: these run on every audited request, and building a statement costs more than running it.
+_HEAD = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+_APPEND = insert(AuditEntry.metadata.tables[AuditEntry.__tablename__])
 
 
 def head(session: Session) -> tuple[int, str] | None:
-    """Position and hash of the newest entry (two columns, not an ORM object: this runs on every request)."""
-    row = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    """Position and hash of the newest entry."""
+    row = session.execute(_HEAD).first()
     return (row.seq, row.hash) if row else None
 
 
 def add(session: Session, fields: dict[str, Any]) -> None:
-    session.execute(insert(AuditEntry), [fields])
+    session.execute(_APPEND, fields)
 
 
 def iter_in_order(session: Session, *, batch_size: int = 5_000) -> Iterator[AuditEntry]:

@@ -17,7 +17,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database, **kwargs)
-    return create_engine(url, hide_parameters=True, pool_pre_ping=True, **kwargs)
+    return create_engine(url, hide_parameters=True, **kwargs)
 
 
 def make_sessionmaker(bind: Any, **kwargs: Any) -> sessionmaker[Session]:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, Select, and_, case, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from careline.patients.models import (
@@ -134,15 +134,19 @@ SUMMARY_COLUMNS = (Patient.id, Patient.given_names, Patient.preferred_name, Pati
                    Patient.mrn, Patient.status, Patient.restricted)
 
 
+# Built once: the screen pop runs it on every call, and building a statement costs more than running it.
+_BY_PHONE = (
+    select(*SUMMARY_COLUMNS, PatientPhone.use)
+    .join(PatientPhone, PatientPhone.patient_id == Patient.id)
+    .where(PatientPhone.e164 == bindparam("e164"), Patient.status != "merged")
+    .order_by(_USE_RANK, Patient.last_contact_at.is_(None), Patient.last_contact_at.desc(), Patient.family_key)
+)
+
+
 def by_phone(session: Session, e164: str) -> list[Row[Any]]:
     """Patients on a number (summary columns and the phone's use): mobile before home before work, then the
     most recently in contact."""
-    return list(session.execute(
-        select(*SUMMARY_COLUMNS, PatientPhone.use)
-        .join(PatientPhone, PatientPhone.patient_id == Patient.id)
-        .where(PatientPhone.e164 == e164, Patient.status != "merged")
-        .order_by(_USE_RANK, Patient.last_contact_at.is_(None), Patient.last_contact_at.desc(), Patient.family_key)
-    ))
+    return list(session.execute(_BY_PHONE, {"e164": e164}))
 
 
 def _prefix(column: Any, prefix: str) -> ColumnElement[bool]:
