@@ -108,6 +108,11 @@ def _skipped_per_type(items: list[ReportItem]) -> dict[str, int]:
 def _print_problems(report: ImportReport) -> None:
     for item in report.ignored_files:
         typer.echo(f"Ignored {item.file}: {item.reason}")
+    if report.possible_duplicates:
+        typer.secho(f"{_plural(len(report.possible_duplicates), 'new patient')} share name and date of birth with "
+                    "another record; review them for merging (POST /api/patients/{id}/merge):", fg=typer.colors.YELLOW)
+        for patient_id, twins in report.possible_duplicates[:MAX_REASONS]:
+            typer.echo(f"  {patient_id} ~ {', '.join(map(str, twins))}")
     if not report.skipped:
         return
     typer.secho(f"Skipped {len(report.skipped)}:", fg=typer.colors.RED, err=True)

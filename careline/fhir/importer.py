@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
+from uuid import UUID
 
 from fhir.resources.R4B.identifier import Identifier
 from fhir.resources.R4B.reference import Reference
@@ -106,6 +107,9 @@ class ImportReport:
     ignored_files: list[ReportItem] = field(default_factory=list)
     files: int = 0
     resources: int = 0
+    new_patients: list[str] = field(default_factory=list)
+    # Newly imported patients that share name and birth date with another record (Careline ids): merge candidates.
+    possible_duplicates: list[tuple[UUID, list[UUID]]] = field(default_factory=list)
 
     def count(self, resource_type: str, outcome: ImportOutcome) -> int:
         return self.outcomes.get(resource_type, Counter())[outcome]
@@ -261,6 +265,8 @@ def import_paths(
             _import_file(run, path)
             run.report.files += 1
             run.tell(path)
+        with open_uow() as uow:
+            run.report.possible_duplicates = imports.possible_duplicates(uow, run.report.new_patients)
         return run.report
 
 
@@ -486,6 +492,8 @@ def _write_chunk(run: _Run, uow: UnitOfWork, path: Path, items: list[_Item]) -> 
     for item, outcome in zip(items, outcomes, strict=True):
         if outcome is not None:
             run.report.add(item.resource_type, outcome)
+        if outcome is ImportOutcome.imported and isinstance(item.upsert, PatientUpsert):
+            run.report.new_patients.append(item.upsert.source_id)
 
 
 def _write_alone(run: _Run, uow: UnitOfWork, path: Path, item: _Item) -> ImportOutcome | None:

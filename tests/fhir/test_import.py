@@ -444,3 +444,14 @@ class TestCommand:
     def test_missing_path_is_a_usage_error(self, database_url: str, tmp_path: Path) -> None:
         result = runner.invoke(app, ["import", "fhir", str(tmp_path / "nowhere.json")])
         assert result.exit_code == 2
+
+
+def test_new_patients_like_existing_ones_are_reported_as_merge_candidates(
+    tmp_path: Path, run: Any, sessions: sessionmaker[Session]
+) -> None:
+    run(write(tmp_path / "a.json", bundle(fhir_patient("p1"))))
+    report = run(write(tmp_path / "b.json", bundle(fhir_patient("p2"))))  # same name and birth date, other id
+    with sessions() as session:
+        ids = {sid: session.scalars(select(Patient.id).where(Patient.source_id == sid)).one() for sid in ("p1", "p2")}
+    assert report.possible_duplicates == [(ids["p2"], [ids["p1"]])]
+    assert run(write(tmp_path / "b.json", bundle(fhir_patient("p2")))).possible_duplicates == []

@@ -236,6 +236,21 @@ def upsert_immunization(uow: UnitOfWork, data: ImmunizationUpsert, *, batch: Imp
     return _upsert_clinical(uow, Immunization, data, batch)
 
 
+def possible_duplicates(uow: UnitOfWork, source_ids: Sequence[str]) -> list[tuple[UUID, list[UUID]]]:
+    """Of these imported patients, those sharing name and birth date with another record: merge candidates.
+
+    Nothing is merged automatically: the same name and birthday can be two people.
+    """
+    found = []
+    for patient in repository.rows_by_source(uow.session, Patient, source_ids):
+        twins = repository.same_name_and_birth_date(uow.session, family_key=patient.family_key,
+                                                    given_key=patient.given_key, birth_date=patient.birth_date,
+                                                    exclude=patient.id)
+        if twins:
+            found.append((patient.id, twins))
+    return found
+
+
 def practitioner_source_ids_by_npi(uow: UnitOfWork, npis: Collection[str]) -> dict[str, str]:
     """NPI -> source id of practitioners already in Careline (those without a source id are left out).
 
