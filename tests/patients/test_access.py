@@ -49,6 +49,12 @@ class TestMaskedUntilVerified:
         assert "1961" not in str(verified.details)
         assert len(_audit(uow, "patient.viewed")) == 1
 
+    def test_verifying_again_is_not_a_failure(self, uow: UnitOfWork, agent: Actor, policy: PatientPolicy) -> None:
+        patient = make_patient(uow)
+        access.verify_identity(uow, agent, policy, patient.id, RIGHT)
+        assert access.verify_identity(uow, agent, policy, patient.id, WRONG).verified
+        assert _audit(uow, "patient.identity_failed") == []
+
     def test_caller_id_alone_never_verifies(self, uow: UnitOfWork, agent: Actor, policy: PatientPolicy) -> None:
         patient = make_patient(uow, phones=(("+16175550100", "mobile"),))
         result = access.verify_identity(uow, agent, policy, patient.id, {"phone": "+16175550100"})

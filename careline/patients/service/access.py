@@ -70,6 +70,8 @@ def verify_identity(
     check = _current_check(uow, actor, patient, policy, now)
     if check.locked_at is not None:
         raise VerificationLocked()
+    if check.verified_at is not None:  # a second submit (a double click) must not count as a failure
+        return VerificationResult(verified=True, matched=list(policy.identifiers), attempts_left=0, locked=False)
     matched = rules.identifiers_matched(
         offered, full_name_keys=_name_keys(patient), birth_date=patient.birth_date,
         postal_code=patient.postal_code, mrn=patient.mrn) & set(policy.identifiers)
