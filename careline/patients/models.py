@@ -64,7 +64,7 @@ class Patient(Base):
     __table_args__ = (
         Index("ix_patients_family_key_given_key", "family_key", "given_key"),
         Index("ix_patients_given_key", "given_key"),
-        Index("ix_patients_family_sound", "family_sound"),
+        Index("ix_patients_family_sound_family_key", "family_sound", "family_key"),
         Index("ix_patients_birth_date", "birth_date"),
     )
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, case, delete, func, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from careline.patients.models import (
@@ -26,6 +27,7 @@ from careline.patients.models import (
     Procedure,
     SupervisorAlert,
 )
+from careline.patients.rules import name_sound as rules_sound
 
 Sourced = TypeVar("Sourced", Patient, Organization, Practitioner, Encounter, Condition, Observation, Procedure,
                   Immunization)
@@ -155,38 +157,73 @@ def _prefix(column: Any, prefix: str) -> ColumnElement[bool]:
     return and_(column >= prefix, column < upper)
 
 
-def name_prefix(tokens: list[str]) -> ColumnElement[bool]:
-    """Typed name tokens as prefixes: 'ana' (either name), 'ana rivera' or 'rivera ana' (both)."""
+def name_prefix(tokens: list[str]) -> list[ColumnElement[bool]]:
+    """Typed name tokens as prefixes, as alternatives: 'ana' (either name), 'ana rivera' or 'rivera ana' (both).
+
+    Alternatives rather than one OR, so that each can be read in index order and cut off early (see search).
+    """
     if len(tokens) == 1:
-        return or_(_prefix(Patient.family_key, tokens[0]), _prefix(Patient.given_key, tokens[0]))
+        return [_prefix(Patient.family_key, tokens[0]), _prefix(Patient.given_key, tokens[0])]
     first, last = tokens[0], tokens[-1]
-    return or_(and_(_prefix(Patient.given_key, first), _prefix(Patient.family_key, last)),
-               and_(_prefix(Patient.given_key, last), _prefix(Patient.family_key, first)))
+    return [and_(_prefix(Patient.given_key, first), _prefix(Patient.family_key, last)),
+            and_(_prefix(Patient.given_key, last), _prefix(Patient.family_key, first))]
 
 
-def sounds_like(family_sound: str, given_initial: str | None) -> ColumnElement[bool]:
-    """Family names with the same phonetic code (and, if given, the same first letter of the given name)."""
-    condition = Patient.family_sound == family_sound
-    return and_(condition, _prefix(Patient.given_key, given_initial)) if given_initial else condition
+@dataclass(frozen=True)
+class Filters:
+    """Search criteria other than the name, already normalised."""
+
+    birth_date: date | None = None
+    mrn: str | None = None
+    phone: str | None = None
+    identifier: tuple[str | None, str] | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = [Patient.status != "merged"]
+        if self.birth_date:
+            found.append(Patient.birth_date == self.birth_date)
+        if self.mrn:
+            found.append(Patient.mrn == self.mrn)
+        if self.phone:
+            found.append(Patient.id.in_(select(PatientPhone.patient_id).where(PatientPhone.e164 == self.phone)))
+        if self.identifier:
+            found.append(_has_identifier(*self.identifier))
+        return found
+
+
+_ORDER = (Patient.family_key, Patient.given_key, Patient.birth_date, Patient.id)
 
 
 def search(
-    session: Session, *, name: ColumnElement[bool] | None, birth_date: date | None, mrn: str | None,
-    phone: str | None, identifier: tuple[str | None, str] | None = None, offset: int, limit: int,
+    session: Session, filters: Filters, *, names: Sequence[ColumnElement[bool]] = (), offset: int, limit: int,
 ) -> list[Patient]:
-    query: Select[Patient] = select(Patient).where(Patient.status != "merged")
-    if name is not None:
-        query = query.where(name)
-    if birth_date:
-        query = query.where(Patient.birth_date == birth_date)
-    if mrn:
-        query = query.where(Patient.mrn == mrn)
-    if phone:
-        query = query.where(Patient.id.in_(select(PatientPhone.patient_id).where(PatientPhone.e164 == phone)))
-    if identifier:
-        query = query.where(_has_identifier(*identifier))
-    query = query.order_by(Patient.family_key, Patient.given_key, Patient.birth_date, Patient.id)
-    return list(session.scalars(query.offset(offset).limit(limit)))
+    """Patients matching the filters and any of the name alternatives, by family name, given name, birth date.
+
+    Each alternative is cut off at ``offset + limit`` rows in index order before they are combined, so a short
+    prefix among a million patients sorts dozens of rows, not thousands.
+    """
+    conditions = filters.conditions()
+    if len(names) <= 1:
+        query = select(Patient).where(*conditions, *names).order_by(*_ORDER)
+        return list(session.scalars(query.offset(offset).limit(limit)))
+    parts = [select(*_ORDER).where(*conditions, name).order_by(*_ORDER).limit(offset + limit).subquery()
+             for name in names]
+    combined = union(*(select(part) for part in parts)).subquery()
+    ids = list(session.scalars(select(combined.c.id).order_by(*(combined.c[c.key] for c in _ORDER))
+                               .offset(offset).limit(limit)))
+    found = {patient.id: patient for patient in session.scalars(select(Patient).where(Patient.id.in_(ids)))}
+    return [found[patient_id] for patient_id in ids]
+
+
+def sound_alike(session: Session, filters: Filters, *, family: str, given_initial: str | None,
+                limit: int) -> list[Patient]:
+    """Candidates for typo tolerance: family names with the same phonetic code and the same first two letters
+    (typos rarely hit those), and the given name's initial when typed; read in index order."""
+    query = select(Patient).where(*filters.conditions(), Patient.family_sound == rules_sound(family),
+                                  _prefix(Patient.family_key, family[:2]))
+    if given_initial:
+        query = query.where(_prefix(Patient.given_key, given_initial))
+    return list(session.scalars(query.order_by(Patient.family_sound, Patient.family_key).limit(limit)))
 
 
 def _has_identifier(system: str | None, value: str) -> ColumnElement[bool]:

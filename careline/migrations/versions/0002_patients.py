@@ -95,7 +95,7 @@ def upgrade() -> None:
     with op.batch_alter_table("patients", schema=None) as batch_op:
         batch_op.create_index("ix_patients_birth_date", ["birth_date"], unique=False)
         batch_op.create_index("ix_patients_family_key_given_key", ["family_key", "given_key"], unique=False)
-        batch_op.create_index("ix_patients_family_sound", ["family_sound"], unique=False)
+        batch_op.create_index("ix_patients_family_sound_family_key", ["family_sound", "family_key"], unique=False)
         batch_op.create_index("ix_patients_given_key", ["given_key"], unique=False)
 
     op.create_table(
@@ -380,7 +380,7 @@ def downgrade() -> None:
     op.drop_table("break_glass_grants")
     with op.batch_alter_table("patients", schema=None) as batch_op:
         batch_op.drop_index("ix_patients_given_key")
-        batch_op.drop_index("ix_patients_family_sound")
+        batch_op.drop_index("ix_patients_family_sound_family_key")
         batch_op.drop_index("ix_patients_family_key_given_key")
         batch_op.drop_index("ix_patients_birth_date")
 

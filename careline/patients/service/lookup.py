@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import ColumnElement
-
 from careline import audit
 from careline.actor import Actor
 from careline.db import UnitOfWork, utcnow
@@ -38,10 +36,12 @@ def search_patients(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, criter
     phone = rules.normalise_phone(criteria.phone, default_region=policy.default_region) if criteria.phone else None
     tokens = rules.name_key(criteria.name or "").split()
     offset, size = (criteria.page - 1) * criteria.per_page, criteria.per_page
-    name = repository.name_prefix(tokens) if tokens else None
-    found = _query(uow, criteria, phone, name, offset=offset, limit=size + 1)
+    filters = repository.Filters(birth_date=criteria.birth_date, mrn=criteria.mrn, phone=phone, identifier=(
+        (criteria.identifier_system, criteria.identifier) if criteria.identifier else None))
+    names = repository.name_prefix(tokens) if tokens else []
+    found = repository.search(uow.session, filters, names=names, offset=offset, limit=size + 1)
     if tokens and criteria.page == 1 and len(found) < size:
-        found += _sound_alikes(uow, criteria, phone, tokens, exclude={p.id for p in found}, limit=size - len(found))
+        found += _sound_alikes(uow, filters, tokens, exclude={p.id for p in found}, limit=size - len(found))
     audit.record(uow, actor, "patient.searched",
                  details={"fields": sorted(k for k, v in criteria.model_dump(exclude={"page", "per_page"}).items()
                                            if v)})
@@ -50,22 +50,14 @@ def search_patients(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, criter
                       page=criteria.page, per_page=size, has_next=len(found) > size)
 
 
-def _query(uow: UnitOfWork, criteria: SearchCriteria, phone: str | None, name: ColumnElement[bool] | None, *,
-           offset: int, limit: int) -> list[Patient]:
-    identifier = (criteria.identifier_system, criteria.identifier) if criteria.identifier else None
-    return repository.search(uow.session, name=name, birth_date=criteria.birth_date, mrn=criteria.mrn,
-                             phone=phone, identifier=identifier, offset=offset, limit=limit)
-
-
-def _sound_alikes(uow: UnitOfWork, criteria: SearchCriteria, phone: str | None, tokens: list[str], *,
+def _sound_alikes(uow: UnitOfWork, filters: repository.Filters, tokens: list[str], *,
                   exclude: set[UUID], limit: int) -> list[Patient]:
     """Typo tolerance: same-sounding family names, kept only when within a small edit distance."""
     family, given = tokens[-1], (tokens[0] if len(tokens) > 1 else None)
-    sound = rules.name_sound(family)
-    if not sound:
+    if not rules.name_sound(family):
         return []
-    condition = repository.sounds_like(sound, given[:1] if given else None)
-    candidates = _query(uow, criteria, phone, condition, offset=0, limit=500)
+    candidates = repository.sound_alike(uow.session, filters, family=family,
+                                        given_initial=given[:1] if given else None, limit=500)
     close = [p for p in candidates if p.id not in exclude and rules.close_enough(family, p.family_key)
              and (given is None or rules.close_enough(given, p.given_key))]
     return close[:limit]
