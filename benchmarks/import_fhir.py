@@ -13,6 +13,7 @@ created for each run and dropped after it.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -24,7 +25,8 @@ from careline.db.migrate import upgrade_to_head
 from careline.fhir.importer import ImportReport, import_paths
 from careline.patients.demo import generate_population
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "synthea" / "r4-bundles"
+DATA = Path(os.environ.get("CARELINE_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared") / "data" / \
+    "synthea" / "r4-bundles"
 HEADER = ("| engine | files | resources read | upserted | first import s | read/s | upserted/s "
           "| re-import s | re-import read/s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 

@@ -33,9 +33,10 @@ from careline.patients.models import (
     Procedure,
 )
 from careline.patients.schemas import ImportOutcome
+from tests.support import shared_dir
 from tests.support.databases import DatabaseFactory
 
-SYNTHEA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "synthea"
+SYNTHEA = shared_dir() / "data" / "synthea"
 REQUIRE_SHARED_DATA = os.environ.get("CARELINE_REQUIRE_SHARED_DATA") == "1"
 SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
 NPI = "http://hl7.org/fhir/sid/us-npi"
