@@ -27,7 +27,6 @@ from careline.patients.models import (
     Procedure,
     SupervisorAlert,
 )
-from careline.patients.rules import name_sound as rules_sound
 
 Sourced = TypeVar("Sourced", Patient, Organization, Practitioner, Encounter, Condition, Observation, Procedure,
                   Immunization)
@@ -215,12 +214,12 @@ def search(
     return [found[patient_id] for patient_id in ids]
 
 
-def sound_alike(session: Session, filters: Filters, *, family: str, given_initial: str | None,
-                limit: int) -> list[Patient]:
-    """Candidates for typo tolerance: family names with the same phonetic code and the same first two letters
+def sound_alike(session: Session, filters: Filters, *, family_sound: str, family_start: str,
+                given_initial: str | None, limit: int) -> list[Patient]:
+    """Candidates for typo tolerance: family names with the same phonetic code and the same first letters
     (typos rarely hit those), and the given name's initial when typed; read in index order."""
-    query = select(Patient).where(*filters.conditions(), Patient.family_sound == rules_sound(family),
-                                  _prefix(Patient.family_key, family[:2]))
+    query = select(Patient).where(*filters.conditions(), Patient.family_sound == family_sound,
+                                  _prefix(Patient.family_key, family_start))
     if given_initial:
         query = query.where(_prefix(Patient.given_key, given_initial))
     return list(session.scalars(query.order_by(Patient.family_sound, Patient.family_key).limit(limit)))
@@ -268,10 +267,11 @@ def latest_observations(session: Session, patient_id: UUID, codes: Sequence[str]
     return latest
 
 
-def practitioner_name(session: Session, practitioner_id: UUID | None) -> str | None:
-    if practitioner_id is None:
-        return None
-    return session.scalar(select(Practitioner.name).where(Practitioner.id == practitioner_id))
+def practitioner_names(session: Session, practitioner_ids: set[UUID]) -> dict[UUID, str]:
+    if not practitioner_ids:
+        return {}
+    query = select(Practitioner.id, Practitioner.name).where(Practitioner.id.in_(practitioner_ids))
+    return dict(session.execute(query).tuples().all())
 
 
 def current_check(session: Session, *, user_id: UUID, patient_id: UUID, now: datetime) -> IdentityCheck | None:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from careline.actor import Role
 from careline.audit.models import AuditEntry
 from careline.db import UnitOfWork
+from careline.patients.models import Practitioner
 from tests.factories.auth import make_api_token, make_user
 from tests.factories.patients import make_patient
 
@@ -69,6 +70,17 @@ class TestJsonApi:
             "given_names": "Zed", "family_name": "Q", "birth_date": "1961-02-31", "email": "zed-at-example"})
         assert response.status_code == 422
         assert "zed-at-example" not in response.text
+
+    def test_read_names_the_primary_care_provider(
+        self, client: TestClient, headers: dict[str, str], uow: UnitOfWork
+    ) -> None:
+        doctor = Practitioner(name="Dr. Grace Okoye")
+        uow.session.add(doctor)
+        uow.flush()
+        patient = make_patient(uow, mrn="P1")
+        patient.pcp_id = doctor.id
+        uow.commit()
+        assert client.get(f"/api/patients/{patient.id}", headers=headers).json()["pcp_name"] == "Dr. Grace Okoye"
 
     def test_merge(self, client: TestClient, headers: dict[str, str], uow: UnitOfWork) -> None:
         keep, dup = make_patient(uow, mrn="K1"), make_patient(uow, mrn="K2")

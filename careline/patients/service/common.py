@@ -68,9 +68,15 @@ def summary(patient: PatientLike, *, visible: bool, phone_use: str | None = None
 
 
 def read(uow: UnitOfWork, patient: Patient) -> PatientRead:
-    phones = repository.phones_of(uow.session, [patient.id])[patient.id]
-    ordered = sorted(phones, key=lambda phone: rules.PHONE_USE_RANK.get(phone.use, 9))
-    return PatientRead.model_validate(patient).model_copy(update={
-        "phones": [PhoneRead(e164=p.e164, use=p.use, display=rules.display_phone(p.e164)) for p in ordered],
-        "pcp_name": repository.practitioner_name(uow.session, patient.pcp_id),
-    })
+    return read_many(uow, [patient])[0]
+
+
+def read_many(uow: UnitOfWork, patients: list[Patient]) -> list[PatientRead]:
+    """Whole records for several patients, with their phones and PCPs read in one query each."""
+    phones = repository.phones_of(uow.session, [patient.id for patient in patients])
+    pcp_names = repository.practitioner_names(uow.session, {p.pcp_id for p in patients if p.pcp_id})
+    return [PatientRead.model_validate(patient).model_copy(update={
+        "phones": [PhoneRead(e164=p.e164, use=p.use, display=rules.display_phone(p.e164))
+                   for p in sorted(phones[patient.id], key=lambda phone: rules.PHONE_USE_RANK.get(phone.use, 9))],
+        "pcp_name": pcp_names.get(patient.pcp_id) if patient.pcp_id else None,
+    }) for patient in patients]

@@ -11,7 +11,7 @@ from careline.patients import repository, rules
 from careline.patients.models import Patient
 from careline.patients.policy import PatientPolicy
 from careline.patients.schemas import PatientRead, PatientSummary, SearchCriteria, SearchPage
-from careline.patients.service.common import load, may_open_restricted, read, summary
+from careline.patients.service.common import may_open_restricted, read_many, summary
 
 
 def lookup_by_phone(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, number: str) -> list[PatientSummary]:
@@ -54,9 +54,10 @@ def _sound_alikes(uow: UnitOfWork, filters: repository.Filters, tokens: list[str
                   exclude: set[UUID], limit: int) -> list[Patient]:
     """Typo tolerance: same-sounding family names, kept only when within a small edit distance."""
     family, given = tokens[-1], (tokens[0] if len(tokens) > 1 else None)
-    if not rules.name_sound(family):
+    sound = rules.name_sound(family)
+    if not sound:
         return []
-    candidates = repository.sound_alike(uow.session, filters, family=family,
+    candidates = repository.sound_alike(uow.session, filters, family_sound=sound, family_start=family[:2],
                                         given_initial=given[:1] if given else None, limit=500)
     close = [p for p in candidates if p.id not in exclude and rules.close_enough(family, p.family_key)
              and (given is None or rules.close_enough(given, p.given_key))]
@@ -71,12 +72,9 @@ def search_patient_records(
     Restricted records the actor may not open are left out. Returns the records and whether more exist.
     """
     hits = search_patients(uow, actor, policy, criteria)
-    records = []
-    for hit in hits.results:
-        if hit.restricted and hit.mrn is None:
-            continue
-        patient = load(uow, hit.id)
+    visible = [hit.id for hit in hits.results if not (hit.restricted and hit.mrn is None)]
+    patients = [uow.session.get_one(Patient, patient_id) for patient_id in visible]  # already in the session
+    for patient in patients:
         audit.record(uow, actor, "patient.viewed", subject_type="patient", subject_id=patient.id,
                      patient_id=patient.id)
-        records.append(read(uow, patient))
-    return records, hits.has_next
+    return read_many(uow, patients), hits.has_next

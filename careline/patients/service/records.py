@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from uuid import UUID
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from careline import audit
 from careline.actor import Actor
@@ -23,8 +23,12 @@ def normalised_phones(policy: PatientPolicy, phones: list[PhoneIn]) -> list[tupl
 
 
 def _check_time_zone(time_zone: str | None) -> None:
-    if time_zone and time_zone not in available_timezones():
-        raise InvalidPatientInput("time_zone", "Use an IANA time zone such as America/New_York.")
+    if not time_zone:
+        return
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise InvalidPatientInput("time_zone", "Use an IANA time zone such as America/New_York.") from error
 
 
 def _check_consents(consents: dict[str, bool]) -> None:
