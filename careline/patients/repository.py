@@ -271,7 +271,7 @@ def practitioner_names(session: Session, practitioner_ids: set[UUID]) -> dict[UU
     if not practitioner_ids:
         return {}
     query = select(Practitioner.id, Practitioner.name).where(Practitioner.id.in_(practitioner_ids))
-    return dict(session.execute(query).tuples().all())
+    return {row.id: row.name for row in session.execute(query)}
 
 
 def current_check(session: Session, *, user_id: UUID, patient_id: UUID, now: datetime) -> IdentityCheck | None:
