@@ -7,9 +7,12 @@ from careline.audit import pages as audit_pages
 from careline.auth import api as auth_api
 from careline.auth import pages as auth_pages
 from careline.fhir import api as fhir_api
+from careline.fhir import scheduling_api as fhir_scheduling_api
 from careline.home import pages as home_pages
 from careline.patients import api as patients_api
 from careline.patients import pages as patients_pages
+from careline.scheduling import api as scheduling_api
+from careline.scheduling import pages as scheduling_pages
 from careline.web import system
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -22,4 +25,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     patients_pages.router,
     patients_api.router,
     fhir_api.router,
+    scheduling_pages.router,
+    scheduling_api.router,
+    fhir_scheduling_api.router,
 )

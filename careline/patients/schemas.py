@@ -112,6 +112,14 @@ class PatientRead(BaseModel):
     last_contact_at: datetime | None
 
 
+class PatientRef(BaseModel):
+    """What another domain needs of a patient it acts for: who, and the zone to show times in."""
+
+    id: UUID
+    display_name: str
+    time_zone: str | None
+
+
 class PatientSummary(BaseModel):
     """A search or caller-lookup hit: enough to pick the right person, nothing clinical.
 

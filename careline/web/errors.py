@@ -35,6 +35,14 @@ from careline.patients.errors import (
     RestrictedRecord,
     VerificationLocked,
 )
+from careline.scheduling.errors import (
+    InvalidSchedulingInput,
+    NotFound,
+    OrderRequired,
+    SchedulingError,
+    SlotTaken,
+    WrongStatus,
+)
 from careline.web.exceptions import CsrfFailed, Forbidden, NotSignedIn
 from careline.web.templates import render
 
@@ -55,6 +63,11 @@ DOMAIN_STATUS: dict[type[Exception], int] = {
     RestrictedRecord: 403,
     IdentityNotVerified: 428,  # Precondition Required: verify the caller first
     VerificationLocked: 423,
+    NotFound: 404,
+    InvalidSchedulingInput: 422,
+    OrderRequired: 422,
+    SlotTaken: 409,
+    WrongStatus: 409,
 }
 
 
@@ -102,8 +115,12 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 
 
 def _error_fields(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, InvalidUserInput | InvalidPatientInput):
+    if isinstance(exc, InvalidUserInput | InvalidPatientInput | InvalidSchedulingInput):
         return {"field": exc.field}
+    if isinstance(exc, SlotTaken):
+        return {"next_options": [option.model_dump(mode="json") for option in exc.next_options]}
+    if isinstance(exc, OrderRequired):
+        return {"field": "order_override"}
     if isinstance(exc, InvalidPhone):
         return {"field": "phone"}
     if isinstance(exc, DuplicatePatient):
@@ -142,5 +159,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AuthError, _domain_error)
     app.add_exception_handler(AuditUnavailable, _domain_error)
     app.add_exception_handler(PatientError, _domain_error)
+    app.add_exception_handler(SchedulingError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

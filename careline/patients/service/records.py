@@ -13,8 +13,8 @@ from careline.patients import repository, rules
 from careline.patients.errors import DuplicatePatient, InvalidPatientInput, RestrictedRecord
 from careline.patients.models import Patient, PatientNote
 from careline.patients.policy import PatientPolicy
-from careline.patients.schemas import CONSENT_KEYS, PatientCreate, PatientRead, PatientUpdate, PhoneIn
-from careline.patients.service.common import load, may_open_restricted, read, require_verified
+from careline.patients.schemas import CONSENT_KEYS, PatientCreate, PatientRead, PatientRef, PatientUpdate, PhoneIn
+from careline.patients.service.common import display_name, load, may_open_restricted, read, require_verified
 
 
 def normalised_phones(policy: PatientPolicy, phones: list[PhoneIn]) -> list[tuple[str, str]]:
@@ -131,6 +131,21 @@ def add_note(uow: UnitOfWork, actor: Actor, patient_id: UUID, body: str) -> None
     repository.add(uow.session, PatientNote(patient_id=patient.id, author=actor.username, body=text[:5000]))
     audit.record(uow, actor, "patient.note_added", subject_type="patient", subject_id=patient.id,
                  patient_id=patient.id)
+
+
+def patient_to_act_on(uow: UnitOfWork, actor: Actor, patient_id: UUID) -> PatientRef:
+    """The patient another domain is about to change something for (a booking, a message).
+
+    The same guards as a change to the record itself: restricted records refused (audited), an agent's
+    caller verified, and only an active record: a merged one names the record to use instead.
+    """
+    patient = _openable(uow, actor, patient_id)
+    require_verified(uow, actor, patient, utcnow())
+    if patient.status == "merged":
+        raise InvalidPatientInput("patient_id", "This record was merged into another; use the surviving record.")
+    if patient.status != "active":
+        raise InvalidPatientInput("patient_id", f"This record is {patient.status}; nothing can be booked for it.")
+    return PatientRef(id=patient.id, display_name=display_name(patient), time_zone=patient.time_zone)
 
 
 def _openable(uow: UnitOfWork, actor: Actor, patient_id: UUID) -> Patient:

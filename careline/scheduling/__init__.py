@@ -1,0 +1,1 @@
+"""Scheduling: sites, providers, resources, visit types, templates → slots, appointments, orders, waitlist."""

@@ -1,0 +1,317 @@
+"""Every query on scheduling's tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from sqlalchemy import Row, delete, func, insert, literal_column, or_, select, union_all, update
+from sqlalchemy.orm import Session
+
+from careline.scheduling.models import (
+    Appointment,
+    AppointmentEvent,
+    AvailabilityException,
+    AvailabilityTemplate,
+    Order,
+    Provider,
+    Resource,
+    Schedule,
+    Site,
+    Slot,
+    TemplateVisitType,
+    VisitType,
+    WaitlistEntry,
+)
+
+Model = TypeVar("Model", Site, Provider, Resource, Schedule, VisitType, AvailabilityTemplate, Slot, Appointment,
+                Order, WaitlistEntry)
+# Written as literal SQL, not a bound parameter, so that both engines see the partial index's condition.
+IS_FREE = literal_column("slots.status") == literal_column("'free'")
+
+
+def add(session: Session, row: object) -> None:
+    session.add(row)
+    session.flush()
+
+
+def get(session: Session, model: type[Model], row_id: UUID) -> Model | None:
+    return session.get(model, row_id)
+
+
+def all_of(session: Session, model: type[Model], *order_by: Any) -> list[Model]:
+    return list(session.scalars(select(model).order_by(*order_by)))
+
+
+# --- schedules and templates -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleInfo:
+    """A schedule with the names and zone a slot option or a calendar shows."""
+
+    id: UUID
+    site_id: UUID
+    site_name: str
+    time_zone: str
+    provider_id: UUID | None
+    resource_id: UUID | None
+    actor_name: str
+    specialty: str | None
+    resource_kind: str | None
+    active: bool
+
+
+_SCHEDULE_COLUMNS = (Schedule.id, Schedule.site_id, Site.name, Site.time_zone, Schedule.provider_id,
+                     Schedule.resource_id, func.coalesce(Provider.name, Resource.name), Provider.specialty,
+                     Resource.kind, Schedule.active)
+
+
+def _schedules_query() -> Any:
+    return (select(*_SCHEDULE_COLUMNS).join(Site, Site.id == Schedule.site_id)
+            .outerjoin(Provider, Provider.id == Schedule.provider_id)
+            .outerjoin(Resource, Resource.id == Schedule.resource_id))
+
+
+def _info(row: Sequence[Any]) -> ScheduleInfo:
+    return ScheduleInfo(*row[:10])
+
+
+def schedule_infos(session: Session, schedule_ids: Iterable[UUID] | None = None) -> list[ScheduleInfo]:
+    query = _schedules_query().order_by(Site.name, func.coalesce(Provider.name, Resource.name))
+    if schedule_ids is not None:
+        query = query.where(Schedule.id.in_(list(schedule_ids)))
+    return [_info(row) for row in session.execute(query)]
+
+
+def schedule_of(session: Session, site_id: UUID, provider_id: UUID | None, resource_id: UUID | None) -> Schedule | None:
+    return session.scalars(select(Schedule).where(
+        Schedule.site_id == site_id,
+        Schedule.provider_id.is_(None) if provider_id is None else Schedule.provider_id == provider_id,
+        Schedule.resource_id.is_(None) if resource_id is None else Schedule.resource_id == resource_id)).first()
+
+
+def templates_of(session: Session, schedule_id: UUID) -> list[AvailabilityTemplate]:
+    return list(session.scalars(select(AvailabilityTemplate).where(AvailabilityTemplate.schedule_id == schedule_id)
+                                .order_by(AvailabilityTemplate.start_time)))
+
+
+def templates_by_schedule(session: Session, schedule_ids: Sequence[UUID]) -> dict[UUID, list[AvailabilityTemplate]]:
+    found: dict[UUID, list[AvailabilityTemplate]] = {sid: [] for sid in schedule_ids}
+    for template in session.scalars(select(AvailabilityTemplate)
+                                    .where(AvailabilityTemplate.schedule_id.in_(schedule_ids))):
+        found[template.schedule_id].append(template)
+    return found
+
+
+def visit_types_of_templates(session: Session, template_ids: Sequence[UUID]) -> dict[UUID, list[UUID]]:
+    found: dict[UUID, list[UUID]] = {tid: [] for tid in template_ids}
+    for template_id, visit_type_id in session.execute(
+            select(TemplateVisitType.template_id, TemplateVisitType.visit_type_id)
+            .where(TemplateVisitType.template_id.in_(template_ids))):
+        found[template_id].append(visit_type_id)
+    return found
+
+
+def link_visit_types(session: Session, template_id: UUID, visit_type_ids: Iterable[UUID]) -> None:
+    session.add_all(TemplateVisitType(template_id=template_id, visit_type_id=vid) for vid in visit_type_ids)
+    session.flush()
+
+
+def exceptions_for(session: Session, schedule: ScheduleInfo, first: date, last: date) -> list[AvailabilityException]:
+    """Holidays of every site or this one, and this schedule's own days off, that touch the date range."""
+    query = select(AvailabilityException).where(
+        AvailabilityException.first_day <= last, AvailabilityException.last_day >= first,
+        or_(AvailabilityException.schedule_id == schedule.id,
+            (AvailabilityException.schedule_id.is_(None))
+            & or_(AvailabilityException.site_id.is_(None), AvailabilityException.site_id == schedule.site_id)))
+    return list(session.scalars(query))
+
+
+# --- slots -------------------------------------------------------------------------------------------
+
+
+def slots_between(session: Session, schedule_id: UUID, start: datetime, end: datetime) -> list[Slot]:
+    return list(session.scalars(select(Slot).where(Slot.schedule_id == schedule_id, Slot.starts_at >= start,
+                                                   Slot.starts_at < end).order_by(Slot.starts_at)))
+
+
+def delete_slots(session: Session, slot_ids: Sequence[UUID]) -> None:
+    for start in range(0, len(slot_ids), 500):
+        session.execute(delete(Slot).where(Slot.id.in_(slot_ids[start:start + 500]), IS_FREE))
+
+
+def insert_slots(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(Slot), list(rows))
+
+
+def take_slot(session: Session, slot_id: UUID) -> bool:
+    """Mark a free slot busy; False if it is not free any more. One atomic statement: the row is locked
+    while a competing transaction's update waits, and that one then finds the slot busy."""
+    result = session.execute(update(Slot).where(Slot.id == slot_id, IS_FREE).values(status="busy")
+                             .execution_options(synchronize_session=False))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def free_slot(session: Session, slot_id: UUID) -> None:
+    session.execute(update(Slot).where(Slot.id == slot_id).values(status="free")
+                    .execution_options(synchronize_session=False))
+
+
+@dataclass(frozen=True, slots=True)
+class Eligible:
+    schedule: ScheduleInfo
+    template_ids: tuple[UUID, ...]
+
+
+def eligible_schedules(
+    session: Session, *, visit_type_id: UUID, site_id: UUID | None, provider_id: UUID | None,
+    provider_gender: str | None, language: str | None, new_patient: bool,
+) -> list[Eligible]:
+    """Schedules with a template block that takes the visit type, with those blocks, after the filters."""
+    query = (_schedules_query().add_columns(AvailabilityTemplate.id)
+             .join(AvailabilityTemplate, AvailabilityTemplate.schedule_id == Schedule.id)
+             .join(TemplateVisitType, TemplateVisitType.template_id == AvailabilityTemplate.id)
+             .where(TemplateVisitType.visit_type_id == visit_type_id, Schedule.active, Site.active,
+                    or_(Provider.id.is_(None), Provider.active), or_(Resource.id.is_(None), Resource.active)))
+    if site_id:
+        query = query.where(Schedule.site_id == site_id)
+    if provider_id:
+        query = query.where(Schedule.provider_id == provider_id)
+    if provider_gender:
+        query = query.where(Provider.gender == provider_gender)
+    if new_patient:
+        query = query.where(or_(Provider.id.is_(None), Provider.accepting_new))
+    grouped: dict[UUID, tuple[ScheduleInfo, list[UUID], list[str]]] = {}
+    language_column = Provider.languages
+    for row in session.execute(query.add_columns(language_column)):
+        info, template_id, languages = _info(row), row[10], row[11]
+        entry = grouped.setdefault(info.id, (info, [], languages or []))
+        entry[1].append(template_id)
+    return [Eligible(info, tuple(templates)) for info, templates, languages in grouped.values()
+            if language is None or info.provider_id is None or language in languages]
+
+
+def first_free(
+    session: Session, eligible: Sequence[Eligible], *, start: datetime, end: datetime,
+    minutes: tuple[int, int] | None, limit: int,
+) -> list[Row[Any]]:
+    """The earliest free slots across schedules: each schedule's first ``limit`` read in index order, then merged.
+
+    Reading per schedule keeps the cost bounded by the number of schedules, however booked-up or
+    selective the search is; one query over all of them would walk the calendar until it found enough.
+    """
+    parts = []
+    for item in eligible:
+        part = (select(Slot.id, Slot.schedule_id, Slot.starts_at, Slot.ends_at)
+                .where(Slot.schedule_id == item.schedule.id, IS_FREE, Slot.starts_at >= start, Slot.starts_at < end,
+                       Slot.template_id.in_(item.template_ids))
+                .order_by(Slot.starts_at).limit(limit))
+        if minutes:
+            part = part.where(Slot.local_minute >= minutes[0], Slot.local_minute < minutes[1])
+        parts.append(select(part.subquery()))
+    if not parts:
+        return []
+    merged = union_all(*parts).subquery()
+    return list(session.execute(select(merged).order_by(merged.c.starts_at).limit(limit)))
+
+
+def slot_rows_for_calendar(session: Session, schedule_id: UUID, start: datetime, end: datetime) -> list[Any]:
+    query = (select(Slot.id, Slot.starts_at, Slot.ends_at, Slot.status, Appointment.id, Appointment.status,
+                    Appointment.patient_id, VisitType.name)
+             .outerjoin(Appointment, (Appointment.slot_id == Slot.id) & (Appointment.status != "cancelled"))
+             .outerjoin(VisitType, VisitType.id == Appointment.visit_type_id)
+             .where(Slot.schedule_id == schedule_id, Slot.starts_at >= start, Slot.starts_at < end)
+             .order_by(Slot.starts_at))
+    return list(session.execute(query))
+
+
+# --- appointments ------------------------------------------------------------------------------------
+
+
+def appointments_of(session: Session, patient_id: UUID, *, since: datetime | None = None,
+                    live_only: bool = False, limit: int = 50) -> list[Appointment]:
+    query = select(Appointment).where(Appointment.patient_id == patient_id)
+    if since is not None:
+        query = query.where(Appointment.starts_at >= since)
+    if live_only:
+        query = query.where(Appointment.status.in_(("booked", "arrived")))
+    order = Appointment.starts_at if since is not None else Appointment.starts_at.desc()
+    return list(session.scalars(query.order_by(order).limit(limit)))
+
+
+def search_appointments(session: Session, *, patient_id: UUID | None, schedule_id: UUID | None,
+                        start: datetime | None, end: datetime | None, status: str | None,
+                        limit: int, offset: int) -> list[Appointment]:
+    query = select(Appointment)
+    if patient_id:
+        query = query.where(Appointment.patient_id == patient_id)
+    if schedule_id:
+        query = query.where(Appointment.schedule_id == schedule_id)
+    if start:
+        query = query.where(Appointment.starts_at >= start)
+    if end:
+        query = query.where(Appointment.starts_at < end)
+    if status:
+        query = query.where(Appointment.status == status)
+    return list(session.scalars(query.order_by(Appointment.starts_at, Appointment.id).limit(limit).offset(offset)))
+
+
+def last_seen_in_specialty(session: Session, patient_id: UUID, specialties: Sequence[str]) -> datetime | None:
+    """When the patient last came to a visit with a provider of one of these specialties."""
+    query = (select(func.max(Appointment.starts_at))
+             .join(Schedule, Schedule.id == Appointment.schedule_id)
+             .join(Provider, Provider.id == Schedule.provider_id)
+             .where(Appointment.patient_id == patient_id, Appointment.status.in_(("arrived", "fulfilled")),
+                    Provider.specialty.in_(specialties)))
+    return session.scalar(query)
+
+
+def active_order(session: Session, patient_id: UUID, visit_type_id: UUID, today: date) -> Order | None:
+    return session.scalars(select(Order).where(
+        Order.patient_id == patient_id, Order.visit_type_id == visit_type_id, Order.status == "active",
+        or_(Order.expires_on.is_(None), Order.expires_on >= today)).order_by(Order.created_at)).first()
+
+
+def orders_of(session: Session, patient_id: UUID) -> list[Order]:
+    return list(session.scalars(select(Order).where(Order.patient_id == patient_id)
+                                .order_by(Order.created_at.desc())))
+
+
+def events_of(session: Session, patient_id: UUID, *, limit: int) -> list[AppointmentEvent]:
+    return list(session.scalars(select(AppointmentEvent).where(AppointmentEvent.patient_id == patient_id)
+                                .order_by(AppointmentEvent.at.desc()).limit(limit)))
+
+
+def names_by_id(session: Session, model: type[VisitType] | type[Site], ids: Iterable[UUID]) -> dict[UUID, str]:
+    wanted = list(set(ids))
+    return dict(session.execute(select(model.id, model.name).where(model.id.in_(wanted)))) if wanted else {}
+
+
+# --- waitlist ----------------------------------------------------------------------------------------
+
+
+def waiting_for(session: Session, *, visit_type_id: UUID, site_id: UUID, provider_id: UUID | None,
+                starts_at: datetime) -> list[WaitlistEntry]:
+    """Waiting patients a slot would suit, first come first served."""
+    query = select(WaitlistEntry).where(
+        WaitlistEntry.visit_type_id == visit_type_id, WaitlistEntry.status == "waiting",
+        WaitlistEntry.wanted_before > starts_at,
+        or_(WaitlistEntry.site_id.is_(None), WaitlistEntry.site_id == site_id))
+    query = query.where(WaitlistEntry.provider_id.is_(None) if provider_id is None
+                        else or_(WaitlistEntry.provider_id.is_(None), WaitlistEntry.provider_id == provider_id))
+    return list(session.scalars(query.order_by(WaitlistEntry.created_at, WaitlistEntry.id)))
+
+
+def waitlist_of(session: Session, patient_id: UUID) -> list[WaitlistEntry]:
+    return list(session.scalars(select(WaitlistEntry).where(WaitlistEntry.patient_id == patient_id)
+                                .order_by(WaitlistEntry.created_at.desc())))
+
+
+def waitlist_for_appointment(session: Session, appointment_id: UUID) -> list[WaitlistEntry]:
+    return list(session.scalars(select(WaitlistEntry).where(WaitlistEntry.appointment_id == appointment_id,
+                                                            WaitlistEntry.status == "waiting")))

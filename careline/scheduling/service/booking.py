@@ -1,0 +1,237 @@
+"""Appointments: book, reschedule, cancel, and the day-of statuses. Every change is audited and timelined.
+
+No double booking is decided by the database, never by a read before the write: the slot is taken with
+one conditional update (free → busy), and the partial unique index on live appointments per slot backs it.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+
+from careline import audit
+from careline.actor import Actor
+from careline.db import UnitOfWork, utcnow
+from careline.patients.schemas import PatientRef
+from careline.patients.service import records as patient_records
+from careline.scheduling import repository, rules
+from careline.scheduling.errors import InvalidSchedulingInput, NotFound, OrderRequired, SlotTaken, WrongStatus
+from careline.scheduling.models import Appointment, AppointmentEvent, Slot, VisitType
+from careline.scheduling.repository import ScheduleInfo
+from careline.scheduling.schemas import (
+    AppointmentEventRead,
+    AppointmentRead,
+    AppointmentStatus,
+    BookingIn,
+    CancelIn,
+    Channel,
+    RescheduleIn,
+    SlotOption,
+    SlotSearch,
+)
+from careline.scheduling.service import catalog, slots, waitlist
+
+NEXT_OPTIONS = 5
+
+
+def book(uow: UnitOfWork, actor: Actor, data: BookingIn) -> AppointmentRead:
+    """Book a free slot for a patient. Raises SlotTaken (with the next options) when someone was faster."""
+    patient = patient_records.patient_to_act_on(uow, actor, data.patient_id)
+    visit = catalog.visit_type(uow, data.visit_type_id)
+    slot, info = _bookable_slot(uow, data.slot_id, visit)
+    _check_patient_fits(uow, patient.id, visit)
+    order_id = _order_for(uow, patient.id, visit, data.order_override)
+    _take(uow, slot, visit, patient)
+    appointment = Appointment(patient_id=patient.id, slot_id=slot.id, schedule_id=slot.schedule_id,
+                              visit_type_id=visit.id, starts_at=slot.starts_at, ends_at=slot.ends_at,
+                              status="booked", channel=data.channel.value, booked_by=actor.username,
+                              reason=data.reason, order_id=order_id,
+                              order_override=data.order_override if order_id is None else None)
+    uow.session.add(appointment)
+    _flush(uow, slot, visit, patient)
+    waitlist.close_for_patient(uow, patient.id, visit.id)
+    _record(uow, actor, appointment, "booked", data.channel, {"starts_at": slot.starts_at.isoformat(),
+                                                              "override": order_id is None and visit.requires_order})
+    return _read(uow, appointment, info, visit, patient.time_zone)
+
+
+def reschedule(uow: UnitOfWork, actor: Actor, appointment_id: UUID, data: RescheduleIn,
+               channel: Channel = Channel.agent) -> AppointmentRead:
+    """Move a booked appointment to another slot in one transaction: the new slot is taken, the old freed."""
+    appointment = _appointment(uow, appointment_id)
+    patient = patient_records.patient_to_act_on(uow, actor, appointment.patient_id)
+    if appointment.status != "booked":
+        raise WrongStatus(appointment.status, "rescheduled")
+    if data.slot_id == appointment.slot_id:
+        raise InvalidSchedulingInput("slot_id", "The appointment is already in that slot.")
+    visit = catalog.visit_type(uow, appointment.visit_type_id)
+    slot, info = _bookable_slot(uow, data.slot_id, visit)
+    old_slot, old_start = appointment.slot_id, appointment.starts_at
+    _take(uow, slot, visit, patient)
+    repository.free_slot(uow.session, old_slot)
+    appointment.slot_id, appointment.schedule_id = slot.id, slot.schedule_id
+    appointment.starts_at, appointment.ends_at = slot.starts_at, slot.ends_at
+    _flush(uow, slot, visit, patient)
+    waitlist.close_for_appointment(uow, appointment.id, "booked")
+    _record(uow, actor, appointment, "rescheduled", channel, {
+        "from": old_start.isoformat(), "to": slot.starts_at.isoformat(), "reason": data.reason})
+    return _read(uow, appointment, info, visit, patient.time_zone)
+
+
+def cancel(uow: UnitOfWork, actor: Actor, appointment_id: UUID, data: CancelIn,
+           channel: Channel = Channel.agent) -> AppointmentRead:
+    """Cancel with a reason; the slot is free again at once (the waitlist can be asked who wants it)."""
+    appointment = _appointment(uow, appointment_id)
+    patient = patient_records.patient_to_act_on(uow, actor, appointment.patient_id)
+    _move(appointment, "cancelled")
+    appointment.cancel_reason = data.reason
+    uow.session.flush()  # the appointment leaves the live-slot index before the slot is offered again
+    repository.free_slot(uow.session, appointment.slot_id)
+    waitlist.close_for_appointment(uow, appointment.id, "withdrawn")
+    _record(uow, actor, appointment, "cancelled", channel, {"reason": data.reason})
+    return read_one(uow, appointment, patient.time_zone)
+
+
+def set_status(uow: UnitOfWork, actor: Actor, appointment_id: UUID, status: AppointmentStatus) -> AppointmentRead:
+    """Check-in (arrived), completed (fulfilled), no-show, or back to booked to undo a mistake."""
+    if status == AppointmentStatus.cancelled:
+        raise InvalidSchedulingInput("status", "Cancel with a reason instead.")
+    appointment = _appointment(uow, appointment_id)
+    patient = patient_records.patient_to_act_on(uow, actor, appointment.patient_id)
+    if status in (AppointmentStatus.arrived, AppointmentStatus.fulfilled, AppointmentStatus.noshow) \
+            and appointment.starts_at.date() > utcnow().date():
+        raise InvalidSchedulingInput("status", "That appointment is on a later day.")
+    _move(appointment, status.value)
+    _record(uow, actor, appointment, status.value, Channel.agent, {})
+    return read_one(uow, appointment, patient.time_zone)
+
+
+def _move(appointment: Appointment, target: str) -> None:
+    if not rules.may_move(appointment.status, target):
+        raise WrongStatus(appointment.status, target)
+    appointment.status = target
+
+
+def _appointment(uow: UnitOfWork, appointment_id: UUID) -> Appointment:
+    appointment = repository.get(uow.session, Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound("appointment")
+    return appointment
+
+
+def _bookable_slot(uow: UnitOfWork, slot_id: UUID, visit: VisitType) -> tuple[Slot, ScheduleInfo]:
+    slot = repository.get(uow.session, Slot, slot_id)
+    if slot is None:
+        raise NotFound("slot")
+    if slot.starts_at <= utcnow():
+        raise InvalidSchedulingInput("slot_id", "That time has already passed. Pick a later slot.")
+    info = catalog.schedule_info(uow, slot.schedule_id)
+    if not info.active or not catalog.can_do(info, visit) or visit.duration_minutes > _minutes(slot):
+        raise InvalidSchedulingInput("visit_type_id", f"{visit.name} cannot be booked in that slot.")
+    return slot, info
+
+
+def _minutes(slot: Slot) -> int:
+    return int((slot.ends_at - slot.starts_at).total_seconds() // 60)
+
+
+def _check_patient_fits(uow: UnitOfWork, patient_id: UUID, visit: VisitType) -> None:
+    if visit.patient_rule == "any" or not visit.specialties:
+        return
+    last_seen = repository.last_seen_in_specialty(uow.session, patient_id, visit.specialties)
+    if not rules.patient_fits(visit.patient_rule, established=rules.is_established(last_seen, utcnow())):
+        who = "new" if visit.patient_rule == "new" else "established"
+        raise InvalidSchedulingInput("visit_type_id", f"{visit.name} is for {who} patients only.")
+
+
+def _order_for(uow: UnitOfWork, patient_id: UUID, visit: VisitType, override: str | None) -> UUID | None:
+    if not visit.requires_order:
+        return None
+    order = repository.active_order(uow.session, patient_id, visit.id, utcnow().date())
+    if order is not None:
+        return order.id
+    if not override or len(override.strip()) < 10:
+        raise OrderRequired(visit.name)
+    return None
+
+
+def _take(uow: UnitOfWork, slot: Slot, visit: VisitType, patient: PatientRef) -> None:
+    if not repository.take_slot(uow.session, slot.id):
+        raise SlotTaken(_next_options(uow, slot, visit, patient))
+
+
+def _flush(uow: UnitOfWork, slot: Slot, visit: VisitType, patient: PatientRef) -> None:
+    """Write now, so that the live-slot unique index answers here as a clean SlotTaken."""
+    try:
+        with uow.session.begin_nested():
+            uow.session.flush()
+    except IntegrityError as error:
+        raise SlotTaken(_next_options(uow, slot, visit, patient)) from error
+
+
+def _next_options(uow: UnitOfWork, slot: Slot, visit: VisitType, patient: PatientRef) -> list[SlotOption]:
+    info = catalog.schedule_info(uow, slot.schedule_id)
+    search = SlotSearch(visit_type_id=visit.id, site_id=info.site_id, limit=NEXT_OPTIONS)
+    return slots.first_available(uow, search, zone=_zone(patient.time_zone), exclude=[slot.id])
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    return ZoneInfo(name) if name else None
+
+
+def _record(uow: UnitOfWork, actor: Actor, appointment: Appointment, kind: str, channel: Channel,
+            detail: dict[str, object]) -> None:
+    repository.add(uow.session, AppointmentEvent(appointment_id=appointment.id, patient_id=appointment.patient_id,
+                                                 kind=kind, by=actor.username, channel=channel.value,
+                                                 detail={k: v for k, v in detail.items() if v is not None}))
+    audit.record(uow, actor, f"appointment.{kind}", subject_type="appointment", subject_id=appointment.id,
+                 patient_id=appointment.patient_id, details={"channel": channel.value})
+
+
+def _read(uow: UnitOfWork, appointment: Appointment, info: ScheduleInfo, visit: VisitType,
+          time_zone: str | None) -> AppointmentRead:
+    zone = ZoneInfo(time_zone or info.time_zone)
+    return AppointmentRead.model_validate(appointment).model_copy(update={
+        "visit_name": visit.name, "site_name": info.site_name, "with_name": info.actor_name,
+        "preparation": visit.preparation, "local_start": appointment.starts_at.astimezone(zone)})
+
+
+def read_one(uow: UnitOfWork, appointment: Appointment, time_zone: str | None) -> AppointmentRead:
+    info = catalog.schedule_info(uow, appointment.schedule_id)
+    visit = repository.get(uow.session, VisitType, appointment.visit_type_id)
+    assert visit is not None  # a foreign key
+    return _read(uow, appointment, info, visit, time_zone)
+
+
+def get_appointment(uow: UnitOfWork, actor: Actor, appointment_id: UUID) -> AppointmentRead:
+    appointment = _appointment(uow, appointment_id)
+    patient = patient_records.patient_to_act_on(uow, actor, appointment.patient_id)
+    audit.record(uow, actor, "appointment.viewed", subject_type="appointment", subject_id=appointment.id,
+                 patient_id=appointment.patient_id)
+    return read_one(uow, appointment, patient.time_zone)
+
+
+def upcoming_for(uow: UnitOfWork, patient_id: UUID, time_zone: str | None, *, limit: int = 10) -> list[AppointmentRead]:
+    """The patient's live appointments from now on, soonest first (for the 360 view, already audited there)."""
+    rows = repository.appointments_of(uow.session, patient_id, since=utcnow(), live_only=True, limit=limit)
+    return _read_many(uow, rows, time_zone)
+
+
+def history_for(uow: UnitOfWork, patient_id: UUID, *, limit: int = 30) -> list[AppointmentEventRead]:
+    return [AppointmentEventRead.model_validate(e) for e in repository.events_of(uow.session, patient_id, limit=limit)]
+
+
+def _read_many(uow: UnitOfWork, rows: list[Appointment], time_zone: str | None) -> list[AppointmentRead]:
+    infos = {info.id: info for info in repository.schedule_infos(uow.session, {a.schedule_id for a in rows})}
+    names = repository.names_by_id(uow.session, VisitType, (a.visit_type_id for a in rows))
+    found = []
+    for appointment in rows:
+        info = infos[appointment.schedule_id]
+        zone = ZoneInfo(time_zone or info.time_zone)
+        found.append(AppointmentRead.model_validate(appointment).model_copy(update={
+            "visit_name": names.get(appointment.visit_type_id, ""), "site_name": info.site_name,
+            "with_name": info.actor_name, "local_start": appointment.starts_at.astimezone(zone)}))
+    return found
+
