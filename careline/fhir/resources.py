@@ -17,6 +17,13 @@ SEARCH_PARAMS = {
     "identifier": "token",
 }
 
+# Scheduling (careline.fhir.scheduling_api): a Slot search names its schedule, an Appointment search its patient.
+SCHEDULING_SEARCH_PARAMS = {
+    "Schedule": {"actor": "reference", "_count": "number"},
+    "Slot": {"schedule": "reference", "start": "date", "status": "token", "_count": "number"},
+    "Appointment": {"patient": "reference", "date": "date", "status": "token", "_count": "number"},
+}
+
 
 def patient_resource(patient: PatientRead) -> dict[str, Any]:
     names: list[dict[str, Any]] = [{"use": "official", "family": patient.family_name,
@@ -52,7 +59,8 @@ def patient_resource(patient: PatientRead) -> dict[str, Any]:
     return resource
 
 
-def searchset(base: str, resources: list[dict[str, Any]], *, self_url: str, next_url: str | None) -> dict[str, Any]:
+def searchset(base: str, found: list[dict[str, Any]], *, self_url: str, next_url: str | None) -> dict[str, Any]:
+    """A searchset Bundle of any resource type (each entry's full URL from its own type)."""
     links = [{"relation": "self", "url": self_url}]
     if next_url:
         links.append({"relation": "next", "url": next_url})
@@ -61,8 +69,8 @@ def searchset(base: str, resources: list[dict[str, Any]], *, self_url: str, next
         "type": "searchset",
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "link": links,
-        "entry": [{"fullUrl": f"{base}/Patient/{r['id']}", "resource": r, "search": {"mode": "match"}}
-                  for r in resources],
+        "entry": [{"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
+                  for r in found],
     }
 
 
@@ -83,9 +91,15 @@ def capability_statement() -> dict[str, Any]:
                 "interaction": [{"code": "read"}, {"code": "search-type"}],
                 "searchParam": [{"name": name, "type": kind} for name, kind in SEARCH_PARAMS.items()]
                 + [{"name": "_count", "type": "number"}],
-            }],
+            }] + [_scheduling_capability(kind, params) for kind, params in SCHEDULING_SEARCH_PARAMS.items()],
         }],
     }
+
+
+def _scheduling_capability(kind: str, params: dict[str, str]) -> dict[str, Any]:
+    interactions = ["read", "search-type", *(["create"] if kind == "Appointment" else [])]
+    return {"type": kind, "interaction": [{"code": code} for code in interactions],
+            "searchParam": [{"name": name, "type": value} for name, value in params.items()]}
 
 
 def operation_outcome(severity: str, code: str, diagnostics: str) -> dict[str, Any]:

@@ -11,6 +11,9 @@ from fastapi.responses import RedirectResponse, Response
 from careline.patients.errors import InvalidPatientInput, InvalidPhone, RestrictedRecord, VerificationLocked
 from careline.patients.schemas import MaskedPatient, SearchCriteria, VerificationResult
 from careline.patients.service import access, lookup, records
+from careline.scheduling.errors import SchedulingError
+from careline.scheduling.schemas import AppointmentRead
+from careline.scheduling.service import booking, catalog, history
 from careline.web.deps import PatientRules, PatientWorkers, Supervisors, Uow
 from careline.web.errors import DOMAIN_STATUS
 from careline.web.templates import render
@@ -34,15 +37,39 @@ def search(request: Request, actor: PatientWorkers, uow: Uow, policy: PatientRul
 
 
 @router.get("/patients/{patient_id}")
-def patient_360(request: Request, actor: PatientWorkers, uow: Uow, policy: PatientRules,
-                patient_id: UUID) -> Response:
+def patient_360(request: Request, actor: PatientWorkers, uow: Uow, policy: PatientRules, patient_id: UUID,
+                booked: UUID | None = None, rescheduled: UUID | None = None,
+                cancelled: UUID | None = None) -> Response:
     try:
         view = access.open_360(uow, actor, policy, patient_id)
     except RestrictedRecord:
         return render(request, "patients/restricted.html", {"patient_id": patient_id}, status_code=403)
     if isinstance(view, MaskedPatient):
         return _masked(request, view)
-    return render(request, "patients/360.html", {"view": view})
+    zone = view.patient.time_zone
+    upcoming = booking.upcoming_for(uow, view.patient.id, zone)
+    timeline = [*view.timeline, *history.timeline_for(uow, view.patient.id, zone)]
+    timeline.sort(key=lambda item: (item.at is not None, item.at), reverse=True)
+    view = view.model_copy(update={"timeline": timeline})
+    return render(request, "patients/360.html", {
+        "view": view, "upcoming": upcoming, "when": history.when,
+        "done": _scheduling_done(uow, upcoming, booked=booked, rescheduled=rescheduled, cancelled=cancelled)})
+
+
+def _scheduling_done(uow: Uow, upcoming: list[AppointmentRead], *, booked: UUID | None, rescheduled: UUID | None,
+                     cancelled: UUID | None) -> dict[str, object] | None:
+    """What the booking panel just did, for the confirmation (with the preparation to read to the caller)."""
+    if cancelled:
+        return {"kind": "cancelled"}
+    wanted = booked or rescheduled
+    appointment = next((a for a in upcoming if a.id == wanted), None)
+    if appointment is None:
+        return None
+    try:
+        preparation = catalog.visit_type_read(uow, appointment.visit_type_id).preparation
+    except SchedulingError:
+        preparation = None
+    return {"kind": "booked" if booked else "rescheduled", "appointment": appointment, "preparation": preparation}
 
 
 def _masked(request: Request, view: MaskedPatient, *, result: VerificationResult | None = None,

@@ -113,11 +113,12 @@ class PatientRead(BaseModel):
 
 
 class PatientRef(BaseModel):
-    """What another domain needs of a patient it acts for: who, and the zone to show times in."""
+    """What another domain needs of a patient it acts for: who, the zone to show times in, and the status."""
 
     id: UUID
     display_name: str
     time_zone: str | None
+    status: str
 
 
 class PatientSummary(BaseModel):

@@ -139,6 +139,18 @@ def slots_between(session: Session, schedule_id: UUID, start: datetime, end: dat
                                                    Slot.starts_at < end).order_by(Slot.starts_at)))
 
 
+def search_slots(session: Session, schedule_id: UUID, *, start: datetime | None, end: datetime | None,
+                 status: str | None, limit: int, offset: int) -> list[Slot]:
+    query = select(Slot).where(Slot.schedule_id == schedule_id)
+    if start is not None:
+        query = query.where(Slot.starts_at >= start)
+    if end is not None:
+        query = query.where(Slot.starts_at < end)
+    if status is not None:
+        query = query.where(Slot.status == status)
+    return list(session.scalars(query.order_by(Slot.starts_at).limit(limit).offset(offset)))
+
+
 def delete_slots(session: Session, slot_ids: Sequence[UUID]) -> None:
     for start in range(0, len(slot_ids), 500):
         session.execute(delete(Slot).where(Slot.id.in_(slot_ids[start:start + 500]), IS_FREE))
@@ -287,9 +299,10 @@ def events_of(session: Session, patient_id: UUID, *, limit: int) -> list[Appoint
                                 .order_by(AppointmentEvent.at.desc()).limit(limit)))
 
 
-def names_by_id(session: Session, model: type[VisitType] | type[Site], ids: Iterable[UUID]) -> dict[UUID, str]:
+def visit_type_names(session: Session, ids: Iterable[UUID]) -> dict[UUID, str]:
     wanted = list(set(ids))
-    return dict(session.execute(select(model.id, model.name).where(model.id.in_(wanted)))) if wanted else {}
+    rows = session.execute(select(VisitType.id, VisitType.name).where(VisitType.id.in_(wanted)))
+    return {row[0]: row[1] for row in rows}  # dict(result) would read the result as a mapping
 
 
 # --- waitlist ----------------------------------------------------------------------------------------
@@ -315,3 +328,9 @@ def waitlist_of(session: Session, patient_id: UUID) -> list[WaitlistEntry]:
 def waitlist_for_appointment(session: Session, appointment_id: UUID) -> list[WaitlistEntry]:
     return list(session.scalars(select(WaitlistEntry).where(WaitlistEntry.appointment_id == appointment_id,
                                                             WaitlistEntry.status == "waiting")))
+
+
+def move_patient(session: Session, *, from_id: UUID, to_id: UUID) -> None:
+    for model in (Appointment, AppointmentEvent, Order, WaitlistEntry):
+        session.execute(update(model).where(model.patient_id == from_id).values(patient_id=to_id)
+                        .execution_options(synchronize_session=False))

@@ -19,6 +19,7 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("Home", "/", EVERYONE),
     NavItem("Patients", "/patients", frozenset({Role.agent, Role.supervisor})),
+    NavItem("Schedule", "/schedule", frozenset({Role.agent, Role.supervisor})),
     NavItem("Team", "/admin/users", frozenset({Role.admin, Role.supervisor})),
     NavItem("Audit trail", "/audit", frozenset({Role.admin, Role.auditor})),
     NavItem("Account", "/account", EVERYONE),

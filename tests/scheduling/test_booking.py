@@ -6,13 +6,14 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from careline.actor import Actor
+from careline.actor import Actor, Role
 from careline.audit.models import AuditEntry
 from careline.db import UnitOfWork, utcnow
-from careline.patients.errors import IdentityNotVerified
+from careline.patients.errors import IdentityNotVerified, InvalidPatientInput
 from careline.patients.models import Patient
 from careline.scheduling.errors import InvalidSchedulingInput, OrderRequired, SlotTaken, WrongStatus
 from careline.scheduling.models import Appointment, AppointmentEvent, Slot
@@ -27,6 +28,7 @@ from careline.scheduling.schemas import (
     WaitlistIn,
 )
 from careline.scheduling.service import booking, orders, slots, waitlist
+from tests.factories.auth import make_api_token, make_user
 from tests.factories.patients import make_patient
 from tests.factories.scheduling import Clinic
 
@@ -84,6 +86,21 @@ def test_the_database_refuses_a_second_live_appointment_for_a_slot(
     uow.session.add(twin)
     with pytest.raises(IntegrityError), uow.session.begin_nested():
         uow.session.flush()
+
+
+def test_a_refusal_by_the_index_leaves_nothing_half_written(
+        uow: UnitOfWork, clinic: Clinic, patient: Patient, supervisor: Actor) -> None:
+    """A slot marked free by mistake while booked: the index refuses, and the slot update is undone too."""
+    booked = _book(uow, supervisor, patient, clinic, _options(uow, clinic.annual_id)[0].slot_id)
+    slot = uow.session.get(Slot, booked.slot_id)
+    assert slot is not None
+    slot.status = "free"
+    uow.flush()
+    with pytest.raises(SlotTaken):
+        _book(uow, supervisor, make_patient(uow, given="Pia", family="Lund"), clinic, booked.slot_id)
+    uow.session.refresh(slot)
+    assert slot.status == "free"
+    assert _appointments(uow) == 1
 
 
 def test_an_agent_books_only_for_a_verified_caller(
@@ -218,3 +235,28 @@ def test_the_waitlist_is_found_first_come_first_served_when_a_slot_frees(
     assert [entry.patient_id for entry in found] == [early.id, late.id]
     _book(uow, supervisor, early, clinic, option.slot_id)
     assert [entry.status for entry in waitlist.of_patient(uow, early.id)] == ["booked"]
+
+
+def test_merging_two_records_moves_the_duplicates_appointments(
+        uow: UnitOfWork, client: TestClient, clinic: Clinic, patient: Patient, supervisor: Actor) -> None:
+    duplicate = make_patient(uow, given="Lena", family="Okafor", mrn="DUP-1")
+    appointment = _book(uow, supervisor, duplicate, clinic, _options(uow, clinic.annual_id)[0].slot_id)
+    admin = make_user(uow, role=Role.admin, username="dana")
+    token = make_api_token(uow, admin)
+    uow.commit()
+    response = client.post(f"/api/patients/{patient.id}/merge", json={"duplicate_id": str(duplicate.id)},
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert [a.id for a in booking.upcoming_for(uow, patient.id, None)] == [appointment.id]
+    assert [e.kind for e in booking.history_for(uow, patient.id)] == ["booked"]
+
+
+def test_a_deceased_patients_visits_can_be_cancelled_but_no_new_one_booked(
+        uow: UnitOfWork, clinic: Clinic, patient: Patient, supervisor: Actor) -> None:
+    first, second = _options(uow, clinic.annual_id, limit=2)
+    appointment = _book(uow, supervisor, patient, clinic, first.slot_id)
+    patient.status = "deceased"
+    uow.flush()
+    with pytest.raises(InvalidPatientInput, match="deceased"):
+        _book(uow, supervisor, patient, clinic, second.slot_id)
+    assert booking.cancel(uow, supervisor, appointment.id, CancelIn(reason="patient died")).status == "cancelled"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import uuid4
 
 import pytest
 from fastapi.routing import APIRoute
@@ -56,6 +57,15 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/patients/{patient_id}/break-glass"): WORKERS,
     ("POST", "/patients/{patient_id}/notes"): WORKERS,
     ("POST", "/alerts/{alert_id}/acknowledge"): SUPERVISOR,
+    ("GET", "/patients/{patient_id}/book"): WORKERS,
+    ("GET", "/patients/{patient_id}/book/slots"): WORKERS,
+    ("GET", "/patients/{patient_id}/book/confirm"): WORKERS,
+    ("POST", "/patients/{patient_id}/appointments"): WORKERS,
+    ("GET", "/appointments/{appointment_id}/reschedule"): WORKERS,
+    ("POST", "/appointments/{appointment_id}/reschedule"): WORKERS,
+    ("GET", "/appointments/{appointment_id}/cancel"): WORKERS,
+    ("POST", "/appointments/{appointment_id}/cancel"): WORKERS,
+    ("GET", "/schedule"): WORKERS,
     ("GET", "/api/patients"): CLIENTS,
     ("GET", "/api/patients/lookup"): CLIENTS,
     ("POST", "/api/patients"): CLIENTS,
@@ -65,6 +75,39 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/fhir/metadata"): PUBLIC,
     ("GET", "/fhir/Patient/{patient_id}"): RECORDS,
     ("GET", "/fhir/Patient"): RECORDS,
+    ("GET", "/api/slots"): CLIENTS,
+    ("POST", "/api/appointments"): CLIENTS,
+    ("GET", "/api/appointments"): CLIENTS,
+    ("GET", "/api/appointments/{appointment_id}"): CLIENTS,
+    ("POST", "/api/appointments/{appointment_id}/reschedule"): CLIENTS,
+    ("POST", "/api/appointments/{appointment_id}/cancel"): CLIENTS,
+    ("POST", "/api/appointments/{appointment_id}/status"): CLIENTS,
+    ("POST", "/api/orders"): CLIENTS,
+    ("GET", "/api/patients/{patient_id}/orders"): CLIENTS,
+    ("POST", "/api/waitlist"): CLIENTS,
+    ("GET", "/api/slots/{slot_id}/waitlist"): RECORDS,
+    ("GET", "/api/sites"): CLIENTS,
+    ("POST", "/api/sites"): ADMIN,
+    ("GET", "/api/providers"): CLIENTS,
+    ("POST", "/api/providers"): ADMIN,
+    ("POST", "/api/resources"): ADMIN,
+    ("GET", "/api/visit-types"): CLIENTS,
+    ("POST", "/api/visit-types"): ADMIN,
+    ("GET", "/api/schedules"): CLIENTS,
+    ("POST", "/api/schedules"): ADMIN,
+    ("POST", "/api/schedules/generate"): ADMIN,
+    ("GET", "/api/schedules/{schedule_id}/templates"): CLIENTS,
+    ("POST", "/api/schedules/{schedule_id}/templates"): ADMIN,
+    ("DELETE", "/api/templates/{template_id}"): ADMIN,
+    ("POST", "/api/availability-exceptions"): ADMIN,
+    ("GET", "/api/schedules/{schedule_id}/calendar"): CLIENTS,
+    ("GET", "/fhir/Schedule/{schedule_id}"): RECORDS,
+    ("GET", "/fhir/Schedule"): RECORDS,
+    ("GET", "/fhir/Slot/{slot_id}"): RECORDS,
+    ("GET", "/fhir/Slot"): RECORDS,
+    ("GET", "/fhir/Appointment/{appointment_id}"): RECORDS,
+    ("GET", "/fhir/Appointment"): RECORDS,
+    ("POST", "/fhir/Appointment"): RECORDS,
 }
 
 
@@ -110,6 +153,8 @@ def test_route_enforces_its_access_rule(client: TestClient, uow: UnitOfWork, cas
     target = make_user(uow, role=Role.agent, username="target-user")
     patient = make_patient(uow)
     samples = {"{user_id}": target.id, "{patient_id}": patient.id, "{alert_id}": make_alert(uow, patient)}
+    # Scheduling ids need no row: an allowed role gets a 404 or 422, never a 401/403.
+    samples |= {f"{{{name}}}": uuid4() for name in ("appointment_id", "schedule_id", "slot_id", "template_id")}
     path = case.path
     for name, value in samples.items():
         path = path.replace(name, str(value))

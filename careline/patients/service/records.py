@@ -133,19 +133,28 @@ def add_note(uow: UnitOfWork, actor: Actor, patient_id: UUID, body: str) -> None
                  patient_id=patient.id)
 
 
-def patient_to_act_on(uow: UnitOfWork, actor: Actor, patient_id: UUID) -> PatientRef:
-    """The patient another domain is about to change something for (a booking, a message).
+def patient_to_read(uow: UnitOfWork, actor: Actor, patient_id: UUID) -> PatientRef:
+    """The patient whose records another domain is about to show or wind down (appointments, orders).
 
-    The same guards as a change to the record itself: restricted records refused (audited), an agent's
-    caller verified, and only an active record: a merged one names the record to use instead.
+    The same guards as opening the record: restricted records refused (audited), an agent's caller verified.
     """
     patient = _openable(uow, actor, patient_id)
     require_verified(uow, actor, patient, utcnow())
+    return PatientRef(id=patient.id, display_name=display_name(patient), time_zone=patient.time_zone,
+                      status=patient.status)
+
+
+def patient_to_act_on(uow: UnitOfWork, actor: Actor, patient_id: UUID) -> PatientRef:
+    """The patient another domain is about to start something new for (a booking, a message).
+
+    As ``patient_to_read``, and only for an active record: a merged one names the record to use instead.
+    """
+    patient = patient_to_read(uow, actor, patient_id)
     if patient.status == "merged":
         raise InvalidPatientInput("patient_id", "This record was merged into another; use the surviving record.")
     if patient.status != "active":
-        raise InvalidPatientInput("patient_id", f"This record is {patient.status}; nothing can be booked for it.")
-    return PatientRef(id=patient.id, display_name=display_name(patient), time_zone=patient.time_zone)
+        raise InvalidPatientInput("patient_id", f"This record is {patient.status}; nothing new can start for it.")
+    return patient
 
 
 def _openable(uow: UnitOfWork, actor: Actor, patient_id: UUID) -> Patient:

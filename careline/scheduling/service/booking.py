@@ -6,13 +6,16 @@ one conditional update (free → busy), and the partial unique index on live app
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
 from careline import audit
-from careline.actor import Actor
+from careline.actor import Actor, Role
 from careline.db import UnitOfWork, utcnow
 from careline.patients.schemas import PatientRef
 from careline.patients.service import records as patient_records
@@ -43,14 +46,13 @@ def book(uow: UnitOfWork, actor: Actor, data: BookingIn) -> AppointmentRead:
     slot, info = _bookable_slot(uow, data.slot_id, visit)
     _check_patient_fits(uow, patient.id, visit)
     order_id = _order_for(uow, patient.id, visit, data.order_override)
-    _take(uow, slot, visit, patient)
     appointment = Appointment(patient_id=patient.id, slot_id=slot.id, schedule_id=slot.schedule_id,
                               visit_type_id=visit.id, starts_at=slot.starts_at, ends_at=slot.ends_at,
                               status="booked", channel=data.channel.value, booked_by=actor.username,
                               reason=data.reason, order_id=order_id,
                               order_override=data.order_override if order_id is None else None)
-    uow.session.add(appointment)
-    _flush(uow, slot, visit, patient)
+    with _claiming(uow, slot, visit, patient):
+        uow.session.add(appointment)
     waitlist.close_for_patient(uow, patient.id, visit.id)
     _record(uow, actor, appointment, "booked", data.channel, {"starts_at": slot.starts_at.isoformat(),
                                                               "override": order_id is None and visit.requires_order})
@@ -69,11 +71,10 @@ def reschedule(uow: UnitOfWork, actor: Actor, appointment_id: UUID, data: Resche
     visit = catalog.visit_type(uow, appointment.visit_type_id)
     slot, info = _bookable_slot(uow, data.slot_id, visit)
     old_slot, old_start = appointment.slot_id, appointment.starts_at
-    _take(uow, slot, visit, patient)
-    repository.free_slot(uow.session, old_slot)
-    appointment.slot_id, appointment.schedule_id = slot.id, slot.schedule_id
-    appointment.starts_at, appointment.ends_at = slot.starts_at, slot.ends_at
-    _flush(uow, slot, visit, patient)
+    with _claiming(uow, slot, visit, patient):
+        repository.free_slot(uow.session, old_slot)
+        appointment.slot_id, appointment.schedule_id = slot.id, slot.schedule_id
+        appointment.starts_at, appointment.ends_at = slot.starts_at, slot.ends_at
     waitlist.close_for_appointment(uow, appointment.id, "booked")
     _record(uow, actor, appointment, "rescheduled", channel, {
         "from": old_start.isoformat(), "to": slot.starts_at.isoformat(), "reason": data.reason})
@@ -84,7 +85,7 @@ def cancel(uow: UnitOfWork, actor: Actor, appointment_id: UUID, data: CancelIn,
            channel: Channel = Channel.agent) -> AppointmentRead:
     """Cancel with a reason; the slot is free again at once (the waitlist can be asked who wants it)."""
     appointment = _appointment(uow, appointment_id)
-    patient = patient_records.patient_to_act_on(uow, actor, appointment.patient_id)
+    patient = patient_records.patient_to_read(uow, actor, appointment.patient_id)
     _move(appointment, "cancelled")
     appointment.cancel_reason = data.reason
     uow.session.flush()  # the appointment leaves the live-slot index before the slot is offered again
@@ -99,7 +100,7 @@ def set_status(uow: UnitOfWork, actor: Actor, appointment_id: UUID, status: Appo
     if status == AppointmentStatus.cancelled:
         raise InvalidSchedulingInput("status", "Cancel with a reason instead.")
     appointment = _appointment(uow, appointment_id)
-    patient = patient_records.patient_to_act_on(uow, actor, appointment.patient_id)
+    patient = patient_records.patient_to_read(uow, actor, appointment.patient_id)
     if status in (AppointmentStatus.arrived, AppointmentStatus.fulfilled, AppointmentStatus.noshow) \
             and appointment.starts_at.date() > utcnow().date():
         raise InvalidSchedulingInput("status", "That appointment is on a later day.")
@@ -157,17 +158,24 @@ def _order_for(uow: UnitOfWork, patient_id: UUID, visit: VisitType, override: st
     return None
 
 
-def _take(uow: UnitOfWork, slot: Slot, visit: VisitType, patient: PatientRef) -> None:
-    if not repository.take_slot(uow.session, slot.id):
-        raise SlotTaken(_next_options(uow, slot, visit, patient))
+class _Lost(Exception):
+    """The conditional update found the slot busy."""
 
 
-def _flush(uow: UnitOfWork, slot: Slot, visit: VisitType, patient: PatientRef) -> None:
-    """Write now, so that the live-slot unique index answers here as a clean SlotTaken."""
+@contextmanager
+def _claiming(uow: UnitOfWork, slot: Slot, visit: VisitType, patient: PatientRef) -> Iterator[None]:
+    """Take the slot and write what goes with it in one savepoint: both land, or neither does.
+
+    The conditional update decides who wins; the live-slot unique index backs it up. Either refusal rolls
+    the savepoint back, so a caller that reports SlotTaken and commits leaves no busy slot without a booking.
+    """
     try:
         with uow.session.begin_nested():
+            if not repository.take_slot(uow.session, slot.id):
+                raise _Lost
+            yield
             uow.session.flush()
-    except IntegrityError as error:
+    except (_Lost, IntegrityError) as error:
         raise SlotTaken(_next_options(uow, slot, visit, patient)) from error
 
 
@@ -207,7 +215,7 @@ def read_one(uow: UnitOfWork, appointment: Appointment, time_zone: str | None) -
 
 def get_appointment(uow: UnitOfWork, actor: Actor, appointment_id: UUID) -> AppointmentRead:
     appointment = _appointment(uow, appointment_id)
-    patient = patient_records.patient_to_act_on(uow, actor, appointment.patient_id)
+    patient = patient_records.patient_to_read(uow, actor, appointment.patient_id)
     audit.record(uow, actor, "appointment.viewed", subject_type="appointment", subject_id=appointment.id,
                  patient_id=appointment.patient_id)
     return read_one(uow, appointment, patient.time_zone)
@@ -225,7 +233,7 @@ def history_for(uow: UnitOfWork, patient_id: UUID, *, limit: int = 30) -> list[A
 
 def _read_many(uow: UnitOfWork, rows: list[Appointment], time_zone: str | None) -> list[AppointmentRead]:
     infos = {info.id: info for info in repository.schedule_infos(uow.session, {a.schedule_id for a in rows})}
-    names = repository.names_by_id(uow.session, VisitType, (a.visit_type_id for a in rows))
+    names = repository.visit_type_names(uow.session, (a.visit_type_id for a in rows))
     found = []
     for appointment in rows:
         info = infos[appointment.schedule_id]
@@ -235,3 +243,41 @@ def _read_many(uow: UnitOfWork, rows: list[Appointment], time_zone: str | None) 
             "with_name": info.actor_name, "local_start": appointment.starts_at.astimezone(zone)}))
     return found
 
+
+def search_appointments(
+    uow: UnitOfWork, actor: Actor, *, patient_id: UUID | None = None, schedule_id: UUID | None = None,
+    start: datetime | None = None, end: datetime | None = None, status: AppointmentStatus | None = None,
+    limit: int = 50, offset: int = 0,
+) -> list[AppointmentRead]:
+    """Appointments by patient or by schedule, starting in [start, end), soonest first.
+
+    A patient's appointments pass the same guards as acting for them (an agent's caller verified, restricted
+    records refused). A schedule's appointments span many patients, so agents, who verify one caller at a
+    time, must name the patient. Each distinct patient returned is an audited read.
+    """
+    if patient_id is None and schedule_id is None:
+        raise InvalidSchedulingInput("patient_id", "Name a patient or a schedule to search appointments.")
+    time_zone = None
+    if patient_id is not None:
+        time_zone = patient_records.patient_to_read(uow, actor, patient_id).time_zone
+    elif actor.role == Role.agent:
+        raise InvalidSchedulingInput("patient_id", "Search the appointments of the patient you have verified.")
+    rows = repository.search_appointments(
+        uow.session, patient_id=patient_id, schedule_id=schedule_id, start=_utc(start), end=_utc(end),
+        status=status.value if status else None, limit=limit, offset=offset)
+    for seen in dict.fromkeys(row.patient_id for row in rows):
+        audit.record(uow, actor, "appointment.viewed", subject_type="patient", subject_id=seen, patient_id=seen,
+                     details={"search": True})
+    return _read_many(uow, rows, time_zone)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A bound given without a zone is read as UTC, as stored."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def follow_merge(uow: UnitOfWork, *, duplicate_id: UUID, survivor_id: UUID) -> None:
+    """After two patient records are merged, the duplicate's appointments, orders and waits move along."""
+    repository.move_patient(uow.session, from_id=duplicate_id, to_id=survivor_id)

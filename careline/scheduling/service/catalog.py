@@ -136,6 +136,11 @@ def visit_type(uow: UnitOfWork, visit_type_id: UUID) -> VisitType:
     return found
 
 
+def visit_type_read(uow: UnitOfWork, visit_type_id: UUID) -> VisitTypeRead:
+    """An active visit type as pages show it (its name, length and preparation)."""
+    return VisitTypeRead.model_validate(visit_type(uow, visit_type_id))
+
+
 def can_do(info: ScheduleInfo, visit: VisitType | VisitTypeRead) -> bool:
     """Whether the schedule's provider (by specialty) or resource (by kind) can do the visit."""
     if info.provider_id is not None:
@@ -176,6 +181,7 @@ def remove_template(uow: UnitOfWork, actor: Actor, template_id: UUID) -> None:
 
 
 def templates(uow: UnitOfWork, schedule_id: UUID) -> list[TemplateRead]:
+    _require(uow, Schedule, schedule_id, "schedule")
     rows = repository.templates_of(uow.session, schedule_id)
     links = repository.visit_types_of_templates(uow.session, [t.id for t in rows])
     return [TemplateRead.model_validate(t).model_copy(update={"visit_type_ids": links[t.id]}) for t in rows]
@@ -207,3 +213,26 @@ def add_exception(uow: UnitOfWork, actor: Actor, data: ExceptionIn) -> UUID:
 def _require(uow: UnitOfWork, model: type[Base], row_id: UUID, what: str) -> None:
     if uow.session.get(model, row_id) is None:
         raise NotFound(what)
+
+
+def get_schedule(uow: UnitOfWork, schedule_id: UUID) -> ScheduleRead:
+    return schedule_read(schedule_info(uow, schedule_id))
+
+
+def schedules_by_id(uow: UnitOfWork, schedule_ids: set[UUID]) -> dict[UUID, ScheduleRead]:
+    """Several schedules in one query (for a page of appointments)."""
+    return {info.id: schedule_read(info) for info in repository.schedule_infos(uow.session, schedule_ids)}
+
+
+def visit_types_by_id(uow: UnitOfWork, visit_type_ids: set[UUID]) -> dict[UUID, VisitTypeRead]:
+    """Visit types by id, retired ones included: old appointments still name theirs."""
+    found = (repository.get(uow.session, VisitType, visit_type_id) for visit_type_id in visit_type_ids)
+    return {visit.id: VisitTypeRead.model_validate(visit) for visit in found if visit is not None}
+
+
+def visit_type_by_code(uow: UnitOfWork, code: str) -> VisitTypeRead:
+    """An active visit type by its code, as integrations name it (a short table, read whole)."""
+    for visit in repository.all_of(uow.session, VisitType, VisitType.name):
+        if visit.code == code and visit.active:
+            return VisitTypeRead.model_validate(visit)
+    raise NotFound("visit type")

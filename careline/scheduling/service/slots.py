@@ -8,13 +8,16 @@ from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from careline import audit
+from careline.actor import Actor
 from careline.db import UnitOfWork, utcnow
+from careline.patients.service import records as patient_records
 from careline.scheduling import repository, rules
-from careline.scheduling.errors import InvalidSchedulingInput
+from careline.scheduling.errors import InvalidSchedulingInput, NotFound
 from careline.scheduling.models import AvailabilityException, AvailabilityTemplate, Slot
 from careline.scheduling.repository import Eligible, ScheduleInfo
-from careline.scheduling.schemas import GenerationReport, SlotOption, SlotSearch
-from careline.scheduling.service.catalog import block_of, visit_type
+from careline.scheduling.schemas import GenerationReport, SlotOption, SlotRead, SlotSearch
+from careline.scheduling.service.catalog import block_of, schedule_info, visit_type
 
 HORIZON_DAYS = 90
 Progress = Callable[[int, int], None]
@@ -131,3 +134,52 @@ def _option(row: Any, eligible: Eligible, zone: ZoneInfo | None) -> SlotOption:
     return SlotOption(slot_id=row.id, schedule_id=info.id, starts_at=row.starts_at, ends_at=row.ends_at,
                       local_start=row.starts_at.astimezone(shown_in), site_id=info.site_id, site_name=info.site_name,
                       provider_id=info.provider_id, resource_id=info.resource_id, with_name=info.actor_name)
+
+
+def regenerate(uow: UnitOfWork, actor: Actor, *, first_day: date | None = None, days: int = HORIZON_DAYS,
+               schedule_ids: list[UUID] | None = None) -> GenerationReport:
+    """``generate`` on an administrator's request, audited."""
+    report = generate(uow, first_day=first_day, days=days, schedule_ids=schedule_ids)
+    audit.record(uow, actor, "scheduling.slots_generated", details=report.model_dump() | {"days": days})
+    return report
+
+
+def search_for(uow: UnitOfWork, actor: Actor, search: SlotSearch, *, new_patient: bool = False) -> list[SlotOption]:
+    """First available as an agent or integration asks for it: in the patient's zone when a patient is named
+    (their record passes the usual guards), else in ``search.time_zone``, else in each site's own zone."""
+    asked_zone = zone_named(search.time_zone)
+    if search.patient_id is not None:
+        patient_zone = patient_records.patient_to_act_on(uow, actor, search.patient_id).time_zone
+        asked_zone = zone_named(patient_zone) or asked_zone
+    return first_available(uow, search, zone=asked_zone, new_patient=new_patient)
+
+
+def get_slot(uow: UnitOfWork, slot_id: UUID) -> SlotRead:
+    slot = repository.get(uow.session, Slot, slot_id)
+    if slot is None:
+        raise NotFound("slot")
+    return SlotRead.model_validate(slot)
+
+
+def search_slots(
+    uow: UnitOfWork, *, schedule_id: UUID, start: datetime | None = None, end: datetime | None = None,
+    status: str | None = None, limit: int = 20, offset: int = 0,
+) -> tuple[list[SlotRead], bool]:
+    """One schedule's slots starting in [start, end), in time order, and whether more follow the page."""
+    rows = repository.search_slots(uow.session, schedule_id, start=start, end=end, status=status,
+                                   limit=limit + 1, offset=offset)
+    return [SlotRead.model_validate(row) for row in rows[:limit]], len(rows) > limit
+
+
+def free_option(uow: UnitOfWork, slot_id: UUID, *, zone: ZoneInfo | None) -> SlotOption | None:
+    """One slot as a search would offer it, or None when it is gone, taken or past (for a confirm step;
+    booking decides again, atomically)."""
+    slot = repository.get(uow.session, Slot, slot_id)
+    if slot is None or slot.status != "free" or slot.starts_at <= utcnow():
+        return None
+    info = schedule_info(uow, slot.schedule_id)
+    shown_in = zone or ZoneInfo(info.time_zone)
+    return SlotOption(slot_id=slot.id, schedule_id=info.id, starts_at=slot.starts_at, ends_at=slot.ends_at,
+                      local_start=slot.starts_at.astimezone(shown_in), site_id=info.site_id,
+                      site_name=info.site_name, provider_id=info.provider_id, resource_id=info.resource_id,
+                      with_name=info.actor_name)

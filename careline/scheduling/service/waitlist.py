@@ -66,3 +66,11 @@ def close_for_patient(uow: UnitOfWork, patient_id: UUID, visit_type_id: UUID) ->
 
 def of_patient(uow: UnitOfWork, patient_id: UUID) -> list[WaitlistRead]:
     return [WaitlistRead.model_validate(entry) for entry in repository.waitlist_of(uow.session, patient_id)]
+
+
+def waiting_for_slot(uow: UnitOfWork, actor: Actor, slot_id: UUID) -> list[WaitlistRead]:
+    """``candidates_for_slot`` for a person asking: each patient named is an audited read."""
+    entries = candidates_for_slot(uow, slot_id)
+    for patient_id in dict.fromkeys(entry.patient_id for entry in entries):
+        audit.record(uow, actor, "waitlist.viewed", subject_type="slot", subject_id=slot_id, patient_id=patient_id)
+    return entries
