@@ -23,7 +23,7 @@ from careline.fhir import resources
 from careline.fhir import scheduling_resources as fhir
 from careline.patients.errors import PatientError
 from careline.scheduling.errors import NotFound, SchedulingError
-from careline.scheduling.schemas import AppointmentRead, AppointmentStatus, BookingIn, Channel
+from careline.scheduling.schemas import FIRST_DAY, LAST_DAY, AppointmentRead, AppointmentStatus, BookingIn, Channel
 from careline.scheduling.service import booking, catalog, slots
 from careline.web.deps import RecordReaders, Uow
 from careline.web.errors import DOMAIN_STATUS
@@ -32,6 +32,9 @@ ISSUE_CODES = {400: "invalid", 403: "forbidden", 404: "not-found", 409: "conflic
                423: "lock-error", 428: "security"}
 PREFIXES = ("eq", "ge", "gt", "le", "lt")
 TINY = timedelta(microseconds=1)
+# The dates the scheduling API takes; beyond them a window's arithmetic (a day after 9999-12-31) overflows.
+EARLIEST = datetime.combine(FIRST_DAY, time(), UTC)
+LATEST = datetime.combine(LAST_DAY + timedelta(days=1), time(), UTC)
 
 Count = Annotated[int, Query(alias="_count", ge=1, le=100)]
 Page = Annotated[int, Query(alias="_page", ge=1, le=10_000)]
@@ -124,11 +127,15 @@ def _moment(value: str) -> tuple[datetime, timedelta]:
     """A FHIR date or dateTime and its precision: a day, or an instant. Times without a zone are UTC."""
     try:
         if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), time(), UTC), timedelta(days=1)
-        moment = datetime.fromisoformat(value)
-    except ValueError as error:
+            moment, span = datetime.combine(date.fromisoformat(value), time(), UTC), timedelta(days=1)
+        else:
+            moment, span = datetime.fromisoformat(value), TINY
+            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError) as error:  # 0001-01-01T00:00+01:00 is before the first UTC instant
         raise BadSearch("A date parameter is not a FHIR date (YYYY-MM-DD) or dateTime.") from error
-    return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)), TINY
+    if not EARLIEST <= moment < LATEST:
+        raise BadSearch(f"A date parameter is outside {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}.")
+    return moment, span
 
 
 def date_bounds(values: list[str] | None) -> tuple[datetime | None, datetime | None]:

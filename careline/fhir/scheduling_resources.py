@@ -96,7 +96,8 @@ def read_appointment_request(body: dict[str, Any]) -> AppointmentRequest:
     """Read the slot, the patient and the visit type out of a posted Appointment, or say what is missing."""
     if body.get("resourceType") != "Appointment":
         raise UnusableAppointment("resourceType must be Appointment.")
-    if body.get("status", "booked") not in CREATABLE_STATUSES:
+    status = body.get("status", "booked")
+    if not isinstance(status, str) or status not in CREATABLE_STATUSES:
         raise UnusableAppointment("status must be proposed, pending or booked.")
     slot_ids = _referenced(body.get("slot"), "Slot")
     if len(slot_ids) != 1:

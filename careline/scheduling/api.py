@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -13,6 +12,7 @@ from careline.scheduling.schemas import (
     AppointmentRead,
     AppointmentStatus,
     BookingIn,
+    CalendarDate,
     CalendarEntry,
     CancelIn,
     ExceptionIn,
@@ -26,6 +26,7 @@ from careline.scheduling.schemas import (
     ResourceRead,
     ScheduleIn,
     ScheduleRead,
+    SearchDateTime,
     SiteIn,
     SiteRead,
     SlotOption,
@@ -49,7 +50,7 @@ class Created(BaseModel):
 
 
 class GenerateIn(BaseModel):
-    first_day: date | None = Field(default=None, description="Default: today.")
+    first_day: CalendarDate | None = Field(default=None, description="Default: today.")
     days: int = Field(default=slots.HORIZON_DAYS, ge=1, le=366)
     schedule_ids: list[UUID] | None = Field(default=None, description="Default: every schedule.")
 
@@ -76,7 +77,7 @@ def book(actor: PatientClients, uow: Uow, body: BookingIn) -> AppointmentRead:
 @router.get("/appointments")
 def search_appointments(
     actor: PatientClients, uow: Uow, patient_id: UUID | None = None, schedule_id: UUID | None = None,
-    start: datetime | None = None, end: datetime | None = None, status: AppointmentStatus | None = None,
+    start: SearchDateTime | None = None, end: SearchDateTime | None = None, status: AppointmentStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[AppointmentRead]:
     """A patient's or a schedule's appointments starting in [start, end); audited per patient returned."""
@@ -216,7 +217,8 @@ def add_exception(actor: AdminOnly, uow: Uow, body: ExceptionIn) -> Created:
 
 
 @router.get("/schedules/{schedule_id}/calendar")
-def schedule_calendar(_actor: PatientClients, uow: Uow, schedule_id: UUID, start: date,
+def schedule_calendar(_actor: PatientClients, uow: Uow, schedule_id: UUID, start: CalendarDate,
                       days: Annotated[int, Query(ge=1, le=7)] = 1) -> list[CalendarEntry]:
-    """A day or a week of one schedule, slot by slot (patients by id only; their records open audited)."""
+    """A day or a week of one schedule, slot by slot: free, or booked for which visit. No patient, not even
+    by id, so any client may read it."""
     return calendar.calendar_of(uow, schedule_id, start, days)

@@ -7,7 +7,7 @@ patient's 360 page (post/redirect/get); a refusal re-renders the step with the m
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -23,6 +23,7 @@ from careline.scheduling.errors import OrderRequired, SchedulingError, SlotTaken
 from careline.scheduling.schemas import (
     AppointmentRead,
     BookingIn,
+    CalendarDate,
     CancelIn,
     DayPart,
     RescheduleIn,
@@ -74,7 +75,7 @@ class BookForm(ConfirmQuery):
 
 class CalendarQuery(BaseModel):
     schedule_id: UUID | None = None
-    day: date | None = None
+    day: CalendarDate | None = None
     view: Literal["day", "week"] = "day"
 
     @field_validator("*", mode="before")
@@ -108,7 +109,7 @@ def _search(uow: Uow, patient: PatientRef, filters: SlotFilters, visit_type_id: 
             exclude: tuple[UUID, ...] = ()) -> list[SlotOption]:
     search = SlotSearch(visit_type_id=visit_type_id, site_id=filters.site_id,
                         provider_gender=filters.provider_gender, language=filters.language,
-                        day_part=filters.day_part, limit=OPTIONS)
+                        day_part=filters.day_part, patient_id=patient.id, limit=OPTIONS)
     return slots.first_available(uow, search, zone=_zone(patient), exclude=exclude)
 
 
@@ -225,9 +226,12 @@ def _refused_booking(request: Request, uow: Uow, patient: PatientRef, form: Book
 # --- reschedule and cancel -----------------------------------------------------------------------------
 
 
-def _appointment_context(uow: Uow, actor: Actor, appointment_id: UUID) -> dict[str, Any]:
+def _appointment_context(uow: Uow, actor: Actor, appointment_id: UUID, *, moving: bool) -> dict[str, Any]:
+    """The appointment and its patient. Moving it starts something new, which needs an active record;
+    cancelling only winds one down, which a deceased or inactive patient's record still allows."""
     appointment = booking.get_appointment(uow, actor, appointment_id)
-    patient = records.patient_to_act_on(uow, actor, appointment.patient_id)
+    find = records.patient_to_act_on if moving else records.patient_to_read
+    patient = find(uow, actor, appointment.patient_id)
     return {"appointment": appointment, "patient": patient, "zone_label": _zone_label(patient), "message": None}
 
 
@@ -242,7 +246,7 @@ def _reschedule_options(uow: Uow, context: dict[str, Any], filters: SlotFilters)
 def reschedule_form(request: Request, actor: PatientWorkers, uow: Uow, appointment_id: UUID,
                     filters: Annotated[SlotFilters, Query()]) -> Response:
     """The first available times for the appointment's visit type; Enter on one moves the appointment."""
-    context = _appointment_context(uow, actor, appointment_id)
+    context = _appointment_context(uow, actor, appointment_id, moving=True)
     options = _reschedule_options(uow, context, filters)
     context |= {"filters": filters, "options": options, "kept": {}} | _choices(uow)
     return _show(request, "scheduling/_reschedule.html", "scheduling/_reschedule.html", context)
@@ -251,7 +255,7 @@ def reschedule_form(request: Request, actor: PatientWorkers, uow: Uow, appointme
 @router.post("/appointments/{appointment_id}/reschedule")
 def reschedule(request: Request, actor: PatientWorkers, uow: Uow, appointment_id: UUID,
                form: Annotated[BookForm, Form()]) -> Response:
-    context = _appointment_context(uow, actor, appointment_id)
+    context = _appointment_context(uow, actor, appointment_id, moving=True)
     appointment: AppointmentRead = context["appointment"]
     if form.slot_id is None:
         return _refused_move(request, uow, context, form, "Choose one of the times.", 422)
@@ -276,14 +280,14 @@ def _refused_move(request: Request, uow: Uow, context: dict[str, Any], form: Boo
 
 @router.get("/appointments/{appointment_id}/cancel")
 def cancel_form(request: Request, actor: PatientWorkers, uow: Uow, appointment_id: UUID) -> Response:
-    context = _appointment_context(uow, actor, appointment_id) | {"reason": ""}
+    context = _appointment_context(uow, actor, appointment_id, moving=False) | {"reason": ""}
     return _show(request, "scheduling/_cancel.html", "scheduling/_cancel.html", context)
 
 
 @router.post("/appointments/{appointment_id}/cancel")
 def cancel(request: Request, actor: PatientWorkers, uow: Uow, appointment_id: UUID,
            reason: Annotated[str, Form(max_length=300)] = "") -> Response:
-    context = _appointment_context(uow, actor, appointment_id) | {"reason": reason}
+    context = _appointment_context(uow, actor, appointment_id, moving=False) | {"reason": reason}
     appointment: AppointmentRead = context["appointment"]
     try:
         data = CancelIn(reason=" ".join(reason.split()))
@@ -306,8 +310,8 @@ def cancel(request: Request, actor: PatientWorkers, uow: Uow, appointment_id: UU
 @router.get("/schedule")
 def schedule_calendar(request: Request, actor: PatientWorkers, uow: Uow,
                       query: Annotated[CalendarQuery, Query()]) -> Response:
-    """A provider's or resource's day or week: free and booked slots, no patient names (booked slots link to
-    the patient's 360 page, which asks for verification as usual)."""
+    """A provider's or resource's day or week: free slots, and booked ones by visit and status. No patient at
+    all, not even a link to the record: the calendar is read in passing, without a caller verified."""
     schedules = catalog.list_schedules(uow)
     chosen = next((s for s in schedules if s.id == query.schedule_id), schedules[0] if schedules else None)
     context: dict[str, Any] = {"schedules": schedules, "chosen": chosen, "view": query.view, "days": [],

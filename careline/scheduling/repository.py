@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Row, delete, func, insert, literal_column, or_, select, union_all, update
+from sqlalchemy import (
+    CompoundSelect,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from careline.scheduling.models import (
@@ -67,7 +82,9 @@ class ScheduleInfo:
 
 _SCHEDULE_COLUMNS = (Schedule.id, Schedule.site_id, Site.name, Site.time_zone, Schedule.provider_id,
                      Schedule.resource_id, func.coalesce(Provider.name, Resource.name), Provider.specialty,
-                     Resource.kind, Schedule.active)
+                     Resource.kind,
+                     # Bookable only while the schedule, its site and its provider or resource are all active.
+                     and_(Schedule.active, Site.active, func.coalesce(Provider.active, Resource.active)))
 
 
 def _schedules_query() -> Any:
@@ -156,6 +173,12 @@ def delete_slots(session: Session, slot_ids: Sequence[UUID]) -> None:
         session.execute(delete(Slot).where(Slot.id.in_(slot_ids[start:start + 500]), IS_FREE))
 
 
+def delete_free_slots_of_template(session: Session, template_id: UUID) -> int:
+    result = session.execute(delete(Slot).where(Slot.template_id == template_id, IS_FREE)
+                             .execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0))
+
+
 def insert_slots(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         session.execute(insert(Slot), list(rows))
@@ -180,27 +203,35 @@ class Eligible:
     template_ids: tuple[UUID, ...]
 
 
+@functools.lru_cache(maxsize=32)
+def _eligible_query(site: bool, provider: bool, gender: bool, new_patient: bool) -> Select[Any]:
+    """Built once per combination of filters: building the statement costs more than running it."""
+    query = (_schedules_query().add_columns(AvailabilityTemplate.id, Provider.languages)
+             .join(AvailabilityTemplate, AvailabilityTemplate.schedule_id == Schedule.id)
+             .join(TemplateVisitType, TemplateVisitType.template_id == AvailabilityTemplate.id)
+             .where(TemplateVisitType.visit_type_id == bindparam("visit_type_id"), Schedule.active, Site.active,
+                    or_(Provider.id.is_(None), Provider.active), or_(Resource.id.is_(None), Resource.active)))
+    if site:
+        query = query.where(Schedule.site_id == bindparam("site_id"))
+    if provider:
+        query = query.where(Schedule.provider_id == bindparam("provider_id"))
+    if gender:
+        query = query.where(Provider.gender == bindparam("provider_gender"))
+    if new_patient:
+        query = query.where(or_(Provider.id.is_(None), Provider.accepting_new))
+    return query  # type: ignore[no-any-return]
+
+
 def eligible_schedules(
     session: Session, *, visit_type_id: UUID, site_id: UUID | None, provider_id: UUID | None,
     provider_gender: str | None, language: str | None, new_patient: bool,
 ) -> list[Eligible]:
     """Schedules with a template block that takes the visit type, with those blocks, after the filters."""
-    query = (_schedules_query().add_columns(AvailabilityTemplate.id)
-             .join(AvailabilityTemplate, AvailabilityTemplate.schedule_id == Schedule.id)
-             .join(TemplateVisitType, TemplateVisitType.template_id == AvailabilityTemplate.id)
-             .where(TemplateVisitType.visit_type_id == visit_type_id, Schedule.active, Site.active,
-                    or_(Provider.id.is_(None), Provider.active), or_(Resource.id.is_(None), Resource.active)))
-    if site_id:
-        query = query.where(Schedule.site_id == site_id)
-    if provider_id:
-        query = query.where(Schedule.provider_id == provider_id)
-    if provider_gender:
-        query = query.where(Provider.gender == provider_gender)
-    if new_patient:
-        query = query.where(or_(Provider.id.is_(None), Provider.accepting_new))
+    query = _eligible_query(bool(site_id), bool(provider_id), bool(provider_gender), new_patient)
+    params = {"visit_type_id": visit_type_id, "site_id": site_id, "provider_id": provider_id,
+              "provider_gender": provider_gender}
     grouped: dict[UUID, tuple[ScheduleInfo, list[UUID], list[str]]] = {}
-    language_column = Provider.languages
-    for row in session.execute(query.add_columns(language_column)):
+    for row in session.execute(query, {key: value for key, value in params.items() if value}):
         info, template_id, languages = _info(row), row[10], row[11]
         entry = grouped.setdefault(info.id, (info, [], languages or []))
         entry[1].append(template_id)
@@ -208,8 +239,30 @@ def eligible_schedules(
             if language is None or info.provider_id is None or language in languages]
 
 
+@functools.lru_cache(maxsize=512)
+def _first_free_query(blocks: tuple[int, ...], by_minute: bool) -> CompoundSelect[Any]:
+    """The merge of one read per schedule (``blocks``: how many template blocks each schedule searches),
+    built once per shape and kept, every value a bound parameter: building and compiling a few hundred
+    sub-selects on each search cost far more than the database spent answering them. The ORDER BY on the
+    compound itself lets SQLite merge the ordered parts and stop at the limit."""
+    selects = []
+    for n, count in enumerate(blocks):
+        part = (select(Slot.id, Slot.schedule_id, Slot.starts_at, Slot.ends_at)
+                .where(Slot.schedule_id == bindparam(f"schedule_{n}"), IS_FREE,
+                       Slot.starts_at >= bindparam(f"start_{n}"), Slot.starts_at < bindparam(f"end_{n}"),
+                       Slot.template_id.in_([bindparam(f"template_{n}_{k}", type_=Slot.template_id.type)
+                                                   for k in range(count)]))
+                .order_by(Slot.starts_at).limit(bindparam("limit")))
+        if by_minute:
+            part = part.where(Slot.local_minute >= bindparam("minute_from"),
+                              Slot.local_minute < bindparam("minute_to"))
+        selects.append(select(part.subquery()))
+    merged = union_all(*selects)
+    return merged.order_by(merged.selected_columns.starts_at).limit(bindparam("limit"))
+
+
 def first_free(
-    session: Session, eligible: Sequence[Eligible], *, start: datetime, end: datetime,
+    session: Session, eligible: Sequence[Eligible], *, window: Callable[[ScheduleInfo], tuple[datetime, datetime]],
     minutes: tuple[int, int] | None, limit: int,
 ) -> list[Row[Any]]:
     """The earliest free slots across schedules: each schedule's first ``limit`` read in index order, then merged.
@@ -217,24 +270,23 @@ def first_free(
     Reading per schedule keeps the cost bounded by the number of schedules, however booked-up or
     selective the search is; one query over all of them would walk the calendar until it found enough.
     """
-    parts = []
-    for item in eligible:
-        part = (select(Slot.id, Slot.schedule_id, Slot.starts_at, Slot.ends_at)
-                .where(Slot.schedule_id == item.schedule.id, IS_FREE, Slot.starts_at >= start, Slot.starts_at < end,
-                       Slot.template_id.in_(item.template_ids))
-                .order_by(Slot.starts_at).limit(limit))
-        if minutes:
-            part = part.where(Slot.local_minute >= minutes[0], Slot.local_minute < minutes[1])
-        parts.append(select(part.subquery()))
-    if not parts:
+    if not eligible:
         return []
-    merged = union_all(*parts).subquery()
-    return list(session.execute(select(merged).order_by(merged.c.starts_at).limit(limit)))
+    params: dict[str, Any] = {"limit": limit}
+    if minutes:
+        params["minute_from"], params["minute_to"] = minutes
+    for n, item in enumerate(eligible):
+        params[f"schedule_{n}"] = item.schedule.id
+        params[f"start_{n}"], params[f"end_{n}"] = window(item.schedule)
+        params.update((f"template_{n}_{k}", template_id) for k, template_id in enumerate(item.template_ids))
+    shape = tuple(len(item.template_ids) for item in eligible)
+    return list(session.execute(_first_free_query(shape, bool(minutes)), params))
 
 
 def slot_rows_for_calendar(session: Session, schedule_id: UUID, start: datetime, end: datetime) -> list[Any]:
+    """Each slot with its live appointment's id, status and visit name; no patient column, by design."""
     query = (select(Slot.id, Slot.starts_at, Slot.ends_at, Slot.status, Appointment.id, Appointment.status,
-                    Appointment.patient_id, VisitType.name)
+                    VisitType.name)
              .outerjoin(Appointment, (Appointment.slot_id == Slot.id) & (Appointment.status != "cancelled"))
              .outerjoin(VisitType, VisitType.id == Appointment.visit_type_id)
              .where(Slot.schedule_id == schedule_id, Slot.starts_at >= start, Slot.starts_at < end)
@@ -334,3 +386,27 @@ def move_patient(session: Session, *, from_id: UUID, to_id: UUID) -> None:
     for model in (Appointment, AppointmentEvent, Order, WaitlistEntry):
         session.execute(update(model).where(model.patient_id == from_id).values(patient_id=to_id)
                         .execution_options(synchronize_session=False))
+
+
+# --- lookups by key ----------------------------------------------------------------------------------
+
+
+def appointments_by_ids(session: Session, ids: Iterable[UUID]) -> list[Appointment]:
+    """The appointments with these ids (any patient, any status), in one query."""
+    wanted = list(set(ids))
+    if not wanted:
+        return []
+    return list(session.scalars(select(Appointment).where(Appointment.id.in_(wanted))))
+
+
+def visit_type_by_code(session: Session, code: str) -> VisitType | None:
+    """The visit type with this code (unique), active or retired."""
+    return session.scalars(select(VisitType).where(VisitType.code == code)).first()
+
+
+def visit_types_by_ids(session: Session, ids: Iterable[UUID]) -> list[VisitType]:
+    """The visit types with these ids, retired ones included, in one query."""
+    wanted = list(set(ids))
+    if not wanted:
+        return []
+    return list(session.scalars(select(VisitType).where(VisitType.id.in_(wanted))))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 DAY_PARTS: dict[str, tuple[int, int]] = {  # minutes after local midnight, end excluded
@@ -51,9 +53,17 @@ class SlotTime:
     local_minute: int
 
 
-def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """The real instant a local wall-clock time names; a time skipped by DST moves forward with the clock."""
+def _start_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """When a block starting at this wall-clock time starts: the first of a repeated time, and a time the
+    spring change skips moves on with the clock (02:30 → 03:30)."""
     return datetime.combine(day, at, zone).astimezone(UTC)
+
+
+def _end_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """When a block ending at this wall-clock time ends: the earlier reading, so that a block ending in the
+    skipped or the repeated hour never runs into the block after it."""
+    wall = datetime.combine(day, at, zone)
+    return min(wall.replace(fold=fold).astimezone(UTC) for fold in (0, 1))
 
 
 def block_slots(block: Block, day: date, zone: ZoneInfo) -> Iterator[SlotTime]:
@@ -64,14 +74,46 @@ def block_slots(block: Block, day: date, zone: ZoneInfo) -> Iterator[SlotTime]:
     """
     if not block.applies_on(day):
         return
-    start = _local(day, block.start, zone)
-    end = _local(day + timedelta(days=1) if block.crosses_midnight else day, block.end, zone)
+    start = _start_instant(day, block.start, zone)
+    end = _end_instant(day + timedelta(days=1) if block.crosses_midnight else day, block.end, zone)
     step = timedelta(minutes=block.slot_minutes)
     at = start
     while at + step <= end:
         local = at.astimezone(zone)
         yield SlotTime(starts_at=at, ends_at=at + step, local_minute=local.hour * 60 + local.minute)
         at += step
+
+
+class Timed(Protocol):
+    @property
+    def starts_at(self) -> datetime: ...
+
+    @property
+    def ends_at(self) -> datetime: ...
+
+
+TimedT = TypeVar("TimedT", bound=Timed)
+
+
+def without_overlaps(candidates: Iterable[TimedT], taken: Iterable[tuple[datetime, datetime]]) -> list[TimedT]:
+    """The candidates, earliest first, that overlap neither a taken interval nor an earlier candidate kept.
+
+    ``taken`` must not overlap itself (one schedule's existing slots); each check is a binary search.
+    """
+    kept_starts: list[datetime] = []
+    kept_ends: list[datetime] = []
+    for start, end in sorted(taken):
+        kept_starts.append(start)
+        kept_ends.append(end)
+    fresh: list[TimedT] = []
+    for slot in sorted(candidates, key=lambda s: s.starts_at):
+        before = bisect_left(kept_starts, slot.ends_at) - 1  # the last interval starting before this slot ends
+        if before >= 0 and kept_ends[before] > slot.starts_at:
+            continue
+        if fresh and fresh[-1].ends_at > slot.starts_at:
+            continue
+        fresh.append(slot)
+    return fresh
 
 
 def days(first: date, last: date) -> Iterator[date]:

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
-from typing import Any
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 CODE = r"^[a-z0-9][a-z0-9_-]*$"
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+
+# Every date and time that comes in is bounded where it enters: a year such as 9999 or 1 would overflow the
+# datetime arithmetic behind it (a week after, a day in another zone) and end as a 500, not a 422.
+CalendarDate = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+FIRST_INSTANT = datetime.combine(FIRST_DAY, time(), UTC)
+LAST_INSTANT = datetime.combine(LAST_DAY, time.max, UTC)
+CalendarDateTime = Annotated[AwareDatetime, Field(ge=FIRST_INSTANT, le=LAST_INSTANT)]
+
+
+def _in_calendar(moment: datetime) -> datetime:
+    if not FIRST_INSTANT <= (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) <= LAST_INSTANT:
+        raise ValueError(f"give a time from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}")
+    return moment
+
+
+# A search bound, with or without a zone (without one it is read as UTC), in the same years.
+SearchDateTime = Annotated[datetime, AfterValidator(_in_calendar)]
 
 
 class Channel(StrEnum):
@@ -152,13 +171,15 @@ class TemplateIn(BaseModel):
     end_time: time
     slot_minutes: int = Field(ge=5, le=480)
     visit_type_ids: list[UUID] = Field(min_length=1, max_length=50)
-    valid_from: date | None = None
-    valid_until: date | None = None
+    valid_from: CalendarDate | None = None
+    valid_until: CalendarDate | None = None
 
     @model_validator(mode="after")
     def _sane(self) -> TemplateIn:
         if any(day < 0 or day > 6 for day in self.weekdays):
             raise ValueError("weekdays run from 0 (Monday) to 6 (Sunday)")
+        if self.start_time == self.end_time:
+            raise ValueError("start and end are the same time; a block past midnight ends before it starts")
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
             raise ValueError("valid_until is before valid_from")
         return self
@@ -179,8 +200,8 @@ class TemplateRead(_Read):
 class ExceptionIn(BaseModel):
     site_id: UUID | None = None
     schedule_id: UUID | None = None
-    first_day: date
-    last_day: date
+    first_day: CalendarDate
+    last_day: CalendarDate
     kind: str = Field(pattern="^(holiday|vacation|training|closure)$")
     note: str | None = Field(default=None, max_length=200)
 
@@ -204,9 +225,11 @@ class SlotSearch(BaseModel):
     provider_id: UUID | None = None
     provider_gender: str | None = Field(default=None, pattern="^(female|male|other)$")
     language: str | None = Field(default=None, min_length=2, max_length=12)
-    start: date | None = None
-    end: date | None = None
-    day_part: DayPart | None = None
+    start: CalendarDate | None = None
+    end: CalendarDate | None = None
+    day_part: DayPart | None = Field(default=None, description=(
+        "Morning, afternoon or evening on the site's clock (where the visit happens), even when the times "
+        "are shown in the patient's zone."))
     time_zone: str | None = Field(default=None, max_length=64, description="Show times in this zone.")
     patient_id: UUID | None = Field(default=None, description="Show times in the patient's zone.")
     limit: int = Field(default=10, ge=1, le=50)
@@ -279,21 +302,12 @@ class AppointmentRead(_Read):
     order_override: str | None
 
 
-class AppointmentEventRead(_Read):
-    at: datetime
-    kind: str
-    by: str
-    channel: str
-    detail: dict[str, Any]
-    appointment_id: UUID
-
-
 class OrderIn(BaseModel):
     patient_id: UUID
     visit_type_id: UUID
     reference: str | None = Field(default=None, max_length=64)
     ordered_by: str | None = Field(default=None, max_length=200)
-    expires_on: date | None = None
+    expires_on: CalendarDate | None = None
 
 
 class OrderRead(_Read):
@@ -309,7 +323,7 @@ class OrderRead(_Read):
 class WaitlistIn(BaseModel):
     patient_id: UUID
     visit_type_id: UUID
-    wanted_before: datetime
+    wanted_before: CalendarDateTime
     site_id: UUID | None = None
     provider_id: UUID | None = None
     appointment_id: UUID | None = None
@@ -328,7 +342,8 @@ class WaitlistRead(_Read):
 
 
 class CalendarEntry(BaseModel):
-    """One slot in a provider's calendar: free, or booked for which visit (and whose record to open)."""
+    """One slot in a provider's calendar: free, or booked for which visit. No patient, not even by id: the
+    calendar is read by many people in passing, without a caller verified or an audited read."""
 
     slot_id: UUID
     starts_at: datetime
@@ -337,5 +352,4 @@ class CalendarEntry(BaseModel):
     status: str
     appointment_id: UUID | None = None
     appointment_status: str | None = None
-    patient_id: UUID | None = None
     visit_name: str | None = None

@@ -17,17 +17,17 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.schedule import Schedule as FhirSchedule
 from fhir.resources.R4B.slot import Slot as FhirSlot
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from careline import audit
 from careline.actor import Actor, Role
 from careline.audit.models import AuditEntry
 from careline.db import UnitOfWork
-from careline.fhir.scheduling_api import date_bounds
-from careline.scheduling.errors import SlotTaken
+from careline.fhir.scheduling_api import BadSearch, date_bounds
+from careline.scheduling.errors import NotFound, SlotTaken
 from careline.scheduling.models import Appointment, Slot
 from careline.scheduling.schemas import BookingIn
-from careline.scheduling.service import booking
+from careline.scheduling.service import booking, catalog
 from tests.factories.auth import make_api_token, make_user
 from tests.factories.patients import make_patient
 from tests.factories.scheduling import Clinic, make_clinic
@@ -190,8 +190,9 @@ class TestAppointment:
         {"appointmentType": {"coding": [{"system": VISIT_TYPE_SYSTEM, "code": "no-such-visit"}]}},
         {"participant": [{"actor": {"reference": "Practitioner/1"}, "status": "accepted"}]},
         {"status": "fulfilled"},
+        {"status": ["booked"]},
         {"resourceType": "Patient"},
-    ], ids=["foreign-code", "unknown-code", "no-patient", "status", "not-an-appointment"])
+    ], ids=["foreign-code", "unknown-code", "no-patient", "status", "status-not-text", "not-an-appointment"])
     def test_create_refuses_what_it_cannot_book(
         self, client: TestClient, uow: UnitOfWork, clinic: Clinic, headers: dict[str, str], patient_id: UUID,
         change: dict[str, Any]
@@ -271,6 +272,22 @@ class TestAppointment:
             AuditEntry.action == "appointment.viewed", AuditEntry.patient_id == str(patient_id)))
         assert viewed == 2  # the search that found it and the read; the empty search showed no one
 
+    @pytest.mark.parametrize(("resource", "param", "value"), [
+        ("Appointment", "date", "le9999-12-31"),
+        ("Appointment", "date", "ge0001-01-01T00:00:00+01:00"),
+        ("Slot", "start", "ge0001-01-01"),
+        ("Slot", "start", "lt2101-01-01"),
+    ])
+    def test_a_date_far_out_is_a_400_outcome(
+        self, client: TestClient, clinic: Clinic, headers: dict[str, str], patient_id: UUID, resource: str,
+        param: str, value: str
+    ) -> None:
+        scope = {"patient": f"Patient/{patient_id}"} if resource == "Appointment" \
+            else {"schedule": f"Schedule/{clinic.schedule_id}"}
+        response = client.get(f"/fhir/{resource}", headers=headers, params=scope | {param: value})
+        assert response.status_code == 400
+        assert outcome(response).issue[0].code == "invalid"
+
     def test_search_needs_a_patient(self, client: TestClient, headers: dict[str, str]) -> None:
         response = client.get("/fhir/Appointment", headers=headers)
         assert response.status_code == 400
@@ -288,3 +305,27 @@ def test_date_bounds_read_fhir_prefixes() -> None:
     assert end - start == timedelta(days=1)
     start, _ = date_bounds(["gt2026-12-01T10:00:00-05:00"])
     assert start == datetime.fromisoformat("2026-12-01T15:00:00.000001+00:00")
+
+
+def test_date_bounds_keep_to_the_years_2000_to_2100() -> None:
+    assert date_bounds(["le2100-12-31"])[1] == datetime.fromisoformat("2101-01-01T00:00:00+00:00")
+    for far_out in ("le9999-12-31", "ge1999-12-31", "2101-01-01", "gt0001-01-01T00:00:00+01:00"):
+        with pytest.raises(BadSearch):
+            date_bounds([far_out])
+
+
+def test_visit_types_are_read_in_one_query(uow: UnitOfWork, clinic: Clinic) -> None:
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    connection = uow.session.connection()
+    event.listen(connection, "before_cursor_execute", seen)
+    found = catalog.visit_types_by_id(uow, {clinic.annual_id, clinic.mammogram_id, clinic.new_patient_id})
+    assert set(found) == {clinic.annual_id, clinic.mammogram_id, clinic.new_patient_id}
+    assert catalog.visit_type_by_code(uow, "annual-east").id == clinic.annual_id
+    event.remove(connection, "before_cursor_execute", seen)
+    assert len(statements) == 2  # one for the three ids, one for the code
+    with pytest.raises(NotFound):
+        catalog.visit_type_by_code(uow, "no-such-visit")

@@ -15,7 +15,15 @@ from careline.actor import Role
 from careline.audit.models import AuditEntry
 from careline.db import UnitOfWork, utcnow
 from careline.patients.models import IdentityCheck
-from careline.scheduling.models import Appointment, AppointmentEvent, Slot
+from careline.scheduling.models import (
+    Appointment,
+    AppointmentEvent,
+    AvailabilityException,
+    AvailabilityTemplate,
+    Order,
+    Slot,
+    WaitlistEntry,
+)
 from careline.scheduling.schemas import SlotSearch
 from careline.scheduling.service import slots
 from tests.factories.auth import make_api_token, make_user
@@ -377,3 +385,95 @@ class TestCatalogue:
         assert slot_status(uow, slot.id) == "busy"
         search = SlotSearch(visit_type_id=clinic.annual_id, limit=1)
         assert slots.first_available(uow, search, zone=None)[0].slot_id != slot.id
+
+
+def _far_out(clinic: Clinic) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """Requests naming a date far outside 2000 to 2100, which datetime arithmetic would overflow on."""
+    visit = str(clinic.annual_id)
+    return {
+        "slots end": ("GET", "/api/slots", {"params": {"visit_type_id": visit, "end": "9999-12-31"}}),
+        "slots start in Tokyo": ("GET", "/api/slots", {"params": {
+            "visit_type_id": visit, "start": "0001-01-01", "time_zone": "Asia/Tokyo"}}),
+        "calendar": ("GET", f"/api/schedules/{clinic.schedule_id}/calendar", {"params": {"start": "9999-12-31"}}),
+        "appointments": ("GET", "/api/appointments", {"params": {
+            "schedule_id": str(clinic.schedule_id), "start": "0001-01-01T00:00:00+05:00"}}),
+        "generate": ("POST", "/api/schedules/generate", {"json": {"first_day": "9999-12-01", "days": 90}}),
+        "day off": ("POST", "/api/availability-exceptions", {"json": {
+            "schedule_id": str(clinic.schedule_id), "first_day": "2026-12-01", "last_day": "9999-12-31",
+            "kind": "vacation"}}),
+        "template": ("POST", f"/api/schedules/{clinic.schedule_id}/templates", {"json": {
+            "weekdays": [5], "start_time": "13:00", "end_time": "15:00", "slot_minutes": 30,
+            "visit_type_ids": [visit], "valid_from": "0001-01-01"}}),
+    }
+
+
+class TestRefusedInput:
+    """Input that once ended as a 500 is a clear 4xx, and nothing is written."""
+
+    def test_a_waitlist_date_without_a_time_zone_is_a_422(
+        self, client: TestClient, uow: UnitOfWork, clinic: Clinic, supervisor: dict[str, str], patient_id: UUID
+    ) -> None:
+        for wanted_before in ("2030-01-01T10:00:00", "9999-12-31T00:00:00Z"):
+            response = client.post("/api/waitlist", headers=supervisor, json={
+                "patient_id": str(patient_id), "visit_type_id": str(clinic.annual_id), "wanted_before": wanted_before})
+            assert response.status_code == 422, wanted_before
+            assert response.json()["errors"][0]["loc"] == ["body", "wanted_before"]
+        assert count(uow, WaitlistEntry) == 0
+
+    @pytest.mark.parametrize("field", ["site_id", "provider_id"])
+    def test_a_waitlist_for_an_unknown_site_or_provider_is_a_404(
+        self, client: TestClient, uow: UnitOfWork, clinic: Clinic, supervisor: dict[str, str], patient_id: UUID,
+        field: str
+    ) -> None:
+        response = client.post("/api/waitlist", headers=supervisor, json={
+            "patient_id": str(patient_id), "visit_type_id": str(clinic.annual_id),
+            "wanted_before": (utcnow() + timedelta(days=30)).isoformat(), field: str(uuid4())})
+        assert response.status_code == 404
+        assert field.removesuffix("_id") in response.text
+        assert count(uow, WaitlistEntry) == 0
+
+    @pytest.mark.parametrize("case", ["slots end", "slots start in Tokyo", "calendar", "appointments", "generate",
+                                      "day off", "template"])
+    def test_a_date_far_out_is_a_422_and_writes_nothing(
+        self, client: TestClient, uow: UnitOfWork, clinic: Clinic, admin: dict[str, str], case: str
+    ) -> None:
+        method, path, request = _far_out(clinic)[case]
+        before = (count(uow, Slot), count(uow, AvailabilityException), count(uow, AvailabilityTemplate))
+        response = client.request(method, path, headers=admin, **request)
+        assert response.status_code == 422, response.text
+        assert (count(uow, Slot), count(uow, AvailabilityException), count(uow, AvailabilityTemplate)) == before
+
+    def test_an_order_expiring_far_out_is_a_422(
+        self, client: TestClient, uow: UnitOfWork, clinic: Clinic, supervisor: dict[str, str], patient_id: UUID
+    ) -> None:
+        response = client.post("/api/orders", headers=supervisor, json={
+            "patient_id": str(patient_id), "visit_type_id": str(clinic.mammogram_id), "expires_on": "9999-12-31"})
+        assert response.status_code == 422
+        assert count(uow, Order) == 0
+
+    def test_a_block_starting_and_ending_at_once_is_refused(
+        self, client: TestClient, uow: UnitOfWork, clinic: Clinic, admin: dict[str, str]
+    ) -> None:
+        response = client.post(f"/api/schedules/{clinic.schedule_id}/templates", headers=admin, json={
+            "weekdays": [5], "start_time": "09:00", "end_time": "09:00", "slot_minutes": 30,
+            "visit_type_ids": [str(clinic.annual_id)]})
+        assert response.status_code == 422
+        assert "start and end are the same time" in response.text
+        assert count(uow, AvailabilityTemplate) == 2  # the clinic's own two blocks
+
+
+class TestCalendar:
+    def test_the_calendar_names_no_patient(
+        self, client: TestClient, uow: UnitOfWork, clinic: Clinic, supervisor: dict[str, str], patient_id: UUID
+    ) -> None:
+        slot = free_slots(uow, clinic.schedule_id)[0]
+        assert book(client, supervisor, patient_id, slot.id, clinic.annual_id).status_code == 201
+        day = slot.starts_at.astimezone(ZoneInfo(clinic.time_zone)).date()
+        response = client.get(f"/api/schedules/{clinic.schedule_id}/calendar", headers=supervisor,
+                              params={"start": day.isoformat()})
+        assert response.status_code == 200
+        booked = [entry for entry in response.json() if entry["appointment_id"]]
+        assert [(e["slot_id"], e["visit_name"], e["appointment_status"]) for e in booked] \
+            == [(str(slot.id), "Annual exam", "booked")]
+        assert all("patient_id" not in entry for entry in response.json())
+        assert str(patient_id) not in response.text

@@ -16,7 +16,7 @@ from careline.db import UnitOfWork, utcnow
 from careline.patients.errors import IdentityNotVerified, InvalidPatientInput
 from careline.patients.models import Patient
 from careline.scheduling.errors import InvalidSchedulingInput, OrderRequired, SlotTaken, WrongStatus
-from careline.scheduling.models import Appointment, AppointmentEvent, Slot
+from careline.scheduling.models import Appointment, AppointmentEvent, Provider, Slot, WaitlistEntry
 from careline.scheduling.schemas import (
     AppointmentStatus,
     BookingIn,
@@ -25,12 +25,13 @@ from careline.scheduling.schemas import (
     RescheduleIn,
     SlotOption,
     SlotSearch,
+    VisitTypeIn,
     WaitlistIn,
 )
-from careline.scheduling.service import booking, orders, slots, waitlist
+from careline.scheduling.service import booking, catalog, orders, slots, waitlist
 from tests.factories.auth import make_api_token, make_user
 from tests.factories.patients import make_patient
-from tests.factories.scheduling import Clinic
+from tests.factories.scheduling import ADMIN, Clinic, make_clinic
 
 
 def _options(uow: UnitOfWork, visit_type_id: UUID, limit: int = 5) -> list[SlotOption]:
@@ -46,6 +47,12 @@ def _appointments(uow: UnitOfWork) -> int:
     return int(uow.session.scalar(select(func.count()).select_from(Appointment)) or 0)
 
 
+def _events(uow: UnitOfWork, patient: Patient) -> list[tuple[str, str, str]]:
+    rows = uow.session.execute(select(AppointmentEvent.kind, AppointmentEvent.by, AppointmentEvent.channel)
+                               .where(AppointmentEvent.patient_id == patient.id).order_by(AppointmentEvent.at))
+    return [(kind, by, channel) for kind, by, channel in rows]
+
+
 def _audit_actions(uow: UnitOfWork) -> list[str]:
     return list(uow.session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)))
 
@@ -58,8 +65,7 @@ def test_booking_takes_the_slot_and_writes_the_timeline_and_audit(
     assert appointment.visit_name == "Annual exam"
     assert appointment.booked_by == "sam"
     assert uow.session.get(Slot, option.slot_id).status == "busy"  # type: ignore[union-attr]
-    events = booking.history_for(uow, patient.id)
-    assert [(e.kind, e.by, e.channel) for e in events] == [("booked", "sam", "agent")]
+    assert _events(uow, patient) == [("booked", "sam", "agent")]
     assert "appointment.booked" in _audit_actions(uow)
     assert [a.id for a in booking.upcoming_for(uow, patient.id, patient.time_zone)] == [appointment.id]
 
@@ -173,8 +179,7 @@ def test_rescheduling_moves_the_booking_in_one_step(
     assert (moved.id, moved.slot_id, moved.starts_at) == (appointment.id, later.slot_id, later.starts_at)
     assert uow.session.get(Slot, first.slot_id).status == "free"  # type: ignore[union-attr]
     assert uow.session.get(Slot, later.slot_id).status == "busy"  # type: ignore[union-attr]
-    kinds = [e.kind for e in booking.history_for(uow, patient.id)]
-    assert kinds == ["rescheduled", "booked"]
+    assert [kind for kind, _by, _channel in _events(uow, patient)] == ["booked", "rescheduled"]
 
 
 def test_rescheduling_into_a_taken_slot_changes_nothing(
@@ -234,7 +239,8 @@ def test_the_waitlist_is_found_first_come_first_served_when_a_slot_frees(
     found = waitlist.candidates_for_slot(uow, option.slot_id)
     assert [entry.patient_id for entry in found] == [early.id, late.id]
     _book(uow, supervisor, early, clinic, option.slot_id)
-    assert [entry.status for entry in waitlist.of_patient(uow, early.id)] == ["booked"]
+    waits = uow.session.scalars(select(WaitlistEntry.status).where(WaitlistEntry.patient_id == early.id)).all()
+    assert list(waits) == ["booked"]
 
 
 def test_merging_two_records_moves_the_duplicates_appointments(
@@ -248,7 +254,7 @@ def test_merging_two_records_moves_the_duplicates_appointments(
                            headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert [a.id for a in booking.upcoming_for(uow, patient.id, None)] == [appointment.id]
-    assert [e.kind for e in booking.history_for(uow, patient.id)] == ["booked"]
+    assert [kind for kind, _by, _channel in _events(uow, patient)] == ["booked"]
 
 
 def test_a_deceased_patients_visits_can_be_cancelled_but_no_new_one_booked(
@@ -260,3 +266,35 @@ def test_a_deceased_patients_visits_can_be_cancelled_but_no_new_one_booked(
     with pytest.raises(InvalidPatientInput, match="deceased"):
         _book(uow, supervisor, patient, clinic, second.slot_id)
     assert booking.cancel(uow, supervisor, appointment.id, CancelIn(reason="patient died")).status == "cancelled"
+
+
+def test_check_in_counts_days_at_the_site(
+        uow: UnitOfWork, patient: Patient, supervisor: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
+    west = make_clinic(uow, code="west", time_zone="America/Los_Angeles")
+    appointment = _book(uow, supervisor, patient, west, _options(uow, west.annual_id)[0].slot_id,
+                        visit_type_id=west.annual_id)
+    row = uow.session.get(Appointment, appointment.id)
+    assert row is not None
+    row.starts_at = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)  # 16:00 on 30 November in Los Angeles
+    uow.flush()
+    monkeypatch.setattr(booking, "utcnow", lambda: datetime(2026, 11, 30, 23, 50, tzinfo=UTC))  # 15:50 there
+    assert booking.set_status(uow, supervisor, appointment.id, AppointmentStatus.arrived).status == "arrived"
+
+
+def test_booking_rechecks_what_the_search_checked(
+        uow: UnitOfWork, clinic: Clinic, patient: Patient, supervisor: Actor) -> None:
+    option = _options(uow, clinic.annual_id)[0]
+    other = catalog.create_visit_type(uow, ADMIN, VisitTypeIn(
+        code="sick", name="Sick visit", duration_minutes=15, specialties=["family_medicine"]))
+    with pytest.raises(InvalidSchedulingInput, match="Sick visit cannot be booked"):  # no block takes it
+        _book(uow, supervisor, patient, clinic, option.slot_id, visit_type_id=other.id)
+    provider = uow.session.get(Provider, clinic.provider_id)
+    assert provider is not None
+    provider.accepting_new = False
+    uow.flush()
+    with pytest.raises(InvalidSchedulingInput, match="not taking new patients"):
+        _book(uow, supervisor, patient, clinic, option.slot_id)
+    for template in catalog.templates(uow, clinic.schedule_id):
+        catalog.remove_template(uow, ADMIN, template.id)
+    assert uow.session.get(Slot, option.slot_id) is None  # the block's free slots went with it
+    assert _appointments(uow) == 0

@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from careline.actor import Actor, Role
 from careline.db import UnitOfWork
 from careline.patients.models import Patient
+from careline.scheduling.models import Appointment
 from careline.scheduling.schemas import BookingIn, SlotSearch
-from careline.scheduling.service import booking, slots
+from careline.scheduling.service import booking, history, slots
 from careline.web.csrf import SESSION_COOKIE
 from tests.conftest import csrf_from
 from tests.factories.auth import make_session, make_user
@@ -97,6 +100,10 @@ class TestBookingPanel:
         assert len(SLOT_BUTTON.findall(response.text)) == 10
         assert "the patient&#39;s time zone (America/New_York)" in response.text
         assert re.search(r'class="slot-when">\w{3} \d{1,2} \w{3} 8:00 AM<', response.text)
+
+    def test_the_time_of_day_is_said_to_be_the_sites(self, verified: Desk) -> None:
+        html = verified.client.get(f"/patients/{verified.patient.id}/book", headers=HTMX).text
+        assert "Time of day (at the site)" in html  # the times listed are in the patient's zone
 
     def test_filters_narrow_the_list(self, verified: Desk) -> None:
         assert verified.options(verified.clinic.annual_id, day_part="afternoon") == []
@@ -251,6 +258,22 @@ class TestCancel:
                                  data={"csrf_token": desk.token, "reason": "feeling better"})
         assert again.status_code == 409
 
+    def test_a_deceased_patients_appointment_can_still_be_cancelled(
+        self, booked: tuple[Desk, str], uow: UnitOfWork
+    ) -> None:
+        desk, appointment_id = booked
+        uow.session.get_one(Patient, desk.patient.id).status = "deceased"
+        uow.commit()
+        assert desk.client.get(f"/appointments/{appointment_id}/reschedule").status_code == 422  # nothing new
+        form = desk.client.get(f"/appointments/{appointment_id}/cancel", headers=HTMX)
+        assert form.status_code == 200
+        assert "Cancel Annual exam on" in form.text
+        response = desk.client.post(f"/appointments/{appointment_id}/cancel", follow_redirects=False,
+                                    data={"csrf_token": desk.token, "reason": "patient died"})
+        assert response.status_code == 303
+        uow.session.expire_all()
+        assert uow.session.get_one(Appointment, UUID(appointment_id)).status == "cancelled"
+
 
 class TestCalendar:
     def test_day_view_shows_free_and_booked_slots_without_patient_names(
@@ -262,11 +285,20 @@ class TestCalendar:
         html = desk.client.get("/schedule", params={"schedule_id": str(desk.clinic.schedule_id),
                                                     "day": day.isoformat()}).text
         assert "Schedule: Dana Whitfield (main)" in html
-        assert f'href="/patients/{desk.patient.id}"' in html
-        assert "Annual exam" in html
+        assert '<span class="slot-booked">Booked</span>' in html
+        assert '<span class="slot-visit">Annual exam</span>' in html
+        assert 'status-pill status-booked' not in html  # "Booked" says it once
         assert "Rivera" not in html
+        assert str(desk.patient.id) not in html  # not even a link to the record
+        assert 'href="/patients/' not in html
         assert html.count(">Free<") == 7  # 8:00 to 12:00 in 30 minutes, one of them booked
         assert f"day={(day - timedelta(days=1)).isoformat()}\" rel=\"prev\"" in html
+
+    @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+    def test_a_day_far_out_is_refused(self, desk: Desk, day: str) -> None:
+        response = desk.client.get("/schedule", params={"schedule_id": str(desk.clinic.schedule_id), "day": day})
+        assert response.status_code == 400
+        assert "day" in response.text
 
     def test_week_view_has_seven_days(self, desk: Desk) -> None:
         html = desk.client.get("/schedule", params={"schedule_id": str(desk.clinic.imaging_schedule_id),
@@ -276,3 +308,21 @@ class TestCalendar:
 
     def test_the_calendar_is_in_the_navigation(self, desk: Desk) -> None:
         assert '<a href="/schedule"' in desk.client.get("/patients").text
+
+
+class TestTimeline:
+    def test_the_360_timeline_reads_only_the_appointments_its_events_name(
+        self, booked: tuple[Desk, str], uow: UnitOfWork
+    ) -> None:
+        desk, appointment_id = booked
+        for slot_id in desk.options(desk.clinic.annual_id)[:3]:
+            assert desk.book(slot_id=slot_id, visit_type_id=desk.clinic.annual_id).status_code == 303
+        uow.session.expunge_all()
+        loaded: list[object] = []
+        event.listen(uow.session, "loaded_as_persistent", lambda _session, row: loaded.append(row))
+        items = history.timeline_for(uow, desk.patient.id, None, limit=1)
+        assert len(items) == 1
+        assert items[0].title.startswith("Booked Annual exam for ")
+        appointments = [row for row in loaded if isinstance(row, Appointment)]
+        assert len(appointments) == 1  # of the patient's four: the one the latest event names
+        assert str(appointments[0].id) != appointment_id

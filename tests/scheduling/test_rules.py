@@ -104,3 +104,28 @@ def test_new_and_established_patients() -> None:
     assert rules.patient_fits("established", established=True)
     assert not rules.patient_fits("established", established=False)
     assert rules.patient_fits("any", established=True)
+
+
+def test_a_block_ending_in_the_skipped_hour_ends_before_the_next_block_starts() -> None:
+    # 2026-03-08: 02:30 does not exist; the block ends at the earlier reading (01:30 EST), not at 03:30 EDT.
+    until_half_two = _block(time(0), time(2, 30), minutes=45)
+    from_three = _block(time(3), time(5), minutes=45)
+    first = list(rules.block_slots(until_half_two, date(2026, 3, 8), NEW_YORK))
+    second = list(rules.block_slots(from_three, date(2026, 3, 8), NEW_YORK))
+    assert first[-1].ends_at <= second[0].starts_at
+    assert _local_times(until_half_two, date(2026, 3, 8)) == ["00:00-0500", "00:45-0500"]
+
+
+def test_a_block_ending_in_the_repeated_hour_ends_at_its_first_reading() -> None:
+    times = _local_times(_block(time(0), time(1, 30)), date(2026, 11, 1))
+    assert times == ["00:00-0400", "00:30-0400", "01:00-0400"]
+
+
+def test_candidates_overlapping_what_is_taken_or_each_other_are_left_out() -> None:
+    def at(hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 12, 1, hour, minute, tzinfo=UTC)
+
+    candidates = [rules.SlotTime(at(h, m), at(h, m) + (at(0, 30) - at(0)), 0)
+                  for h, m in ((9, 0), (9, 30), (9, 45), (10, 0), (11, 0))]
+    kept = rules.without_overlaps(candidates, [(at(10, 15), at(10, 45))])
+    assert [(s.starts_at.hour, s.starts_at.minute) for s in kept] == [(9, 0), (9, 30), (11, 0)]

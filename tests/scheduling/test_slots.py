@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -35,6 +36,10 @@ def _first_day() -> date:
     return utcnow().date() + timedelta(days=1)
 
 
+def _weekday_from(day: date) -> date:
+    return next(day + timedelta(days=n) for n in range(7) if (day + timedelta(days=n)).weekday() < 5)
+
+
 def test_weekday_mornings_make_eight_half_hour_slots_a_day(uow: UnitOfWork, clinic: Clinic) -> None:
     assert _count(uow, clinic.schedule_id) == 8 * _weekdays(_first_day(), 14)
 
@@ -46,7 +51,7 @@ def test_generating_again_changes_nothing(uow: UnitOfWork, clinic: Clinic) -> No
 
 def test_a_holiday_removes_that_days_free_slots_but_keeps_the_booked_one(
         uow: UnitOfWork, clinic: Clinic, patient: Patient, supervisor: Actor) -> None:
-    day = next(_first_day() + timedelta(days=n) for n in range(7) if (_first_day() + timedelta(days=n)).weekday() < 5)
+    day = _weekday_from(_first_day())
     options = slots.first_available(uow, SlotSearch(visit_type_id=clinic.annual_id, start=day, end=day), zone=NEW_YORK)
     booking.book(uow, supervisor, BookingIn(patient_id=patient.id, slot_id=options[0].slot_id,
                                             visit_type_id=clinic.annual_id))
@@ -173,3 +178,32 @@ def test_booked_slots_leave_the_search(uow: UnitOfWork, clinic: Clinic, patient:
     booking.book(uow, supervisor, BookingIn(patient_id=patient.id, slot_id=first.slot_id,
                                             visit_type_id=clinic.annual_id))
     assert slots.first_available(uow, SlotSearch(visit_type_id=clinic.annual_id, limit=1), zone=None)[0] == second
+
+
+def test_spring_forward_blocks_on_both_sides_of_the_gap_never_overlap(uow: UnitOfWork) -> None:
+    clinic = make_clinic(uow, code="gap", days=1)
+    change_day = date(2027, 3, 14)  # a Sunday: 02:00 to 03:00 does not exist
+    for start, end in ((time(0), time(2, 30)), (time(3), time(5))):
+        catalog.add_template(uow, ADMIN, clinic.schedule_id, TemplateIn(
+            weekdays=[6], start_time=start, end_time=end, slot_minutes=45, visit_type_ids=[clinic.annual_id]))
+    slots.generate(uow, first_day=change_day, days=1, schedule_ids=[clinic.schedule_id])
+    found = slots.first_available(uow, SlotSearch(visit_type_id=clinic.annual_id, start=change_day, end=change_day,
+                                                  limit=50), zone=NEW_YORK)
+    assert len(found) == 4
+    assert all(a.ends_at <= b.starts_at for a, b in pairwise(found))
+
+
+def test_a_shorter_run_leaves_the_days_after_it_alone(uow: UnitOfWork, clinic: Clinic) -> None:
+    before = _count(uow, clinic.schedule_id)
+    report = slots.generate(uow, first_day=_first_day(), days=3, schedule_ids=[clinic.schedule_id])
+    assert (report.created, report.removed) == (0, 0)
+    assert _count(uow, clinic.schedule_id) == before
+
+
+def test_without_a_zone_a_date_range_means_each_sites_own_days(uow: UnitOfWork) -> None:
+    west = make_clinic(uow, code="west", time_zone="America/Los_Angeles", start=time(16), end=time(20))
+    day = _weekday_from(_first_day() + timedelta(days=1))
+    found = slots.first_available(uow, SlotSearch(visit_type_id=west.annual_id, start=day, end=day, limit=50),
+                                  zone=None)
+    assert len(found) == 8  # 16:00 to 20:00 in Los Angeles runs past midnight in UTC
+    assert {o.local_start.date() for o in found} == {day}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,6 @@ from careline.scheduling.errors import InvalidSchedulingInput, NotFound, OrderRe
 from careline.scheduling.models import Appointment, AppointmentEvent, Slot, VisitType
 from careline.scheduling.repository import ScheduleInfo
 from careline.scheduling.schemas import (
-    AppointmentEventRead,
     AppointmentRead,
     AppointmentStatus,
     BookingIn,
@@ -44,17 +43,18 @@ def book(uow: UnitOfWork, actor: Actor, data: BookingIn) -> AppointmentRead:
     patient = patient_records.patient_to_act_on(uow, actor, data.patient_id)
     visit = catalog.visit_type(uow, data.visit_type_id)
     slot, info = _bookable_slot(uow, data.slot_id, visit)
-    _check_patient_fits(uow, patient.id, visit)
+    _check_patient_fits(uow, patient.id, visit, info)
     order_id = _order_for(uow, patient.id, visit, data.order_override)
+    channel = Channel.agent if actor.role == Role.agent else data.channel  # an agent books as an agent
     appointment = Appointment(patient_id=patient.id, slot_id=slot.id, schedule_id=slot.schedule_id,
                               visit_type_id=visit.id, starts_at=slot.starts_at, ends_at=slot.ends_at,
-                              status="booked", channel=data.channel.value, booked_by=actor.username,
+                              status="booked", channel=channel.value, booked_by=actor.username,
                               reason=data.reason, order_id=order_id,
                               order_override=data.order_override if order_id is None else None)
     with _claiming(uow, slot, visit, patient):
         uow.session.add(appointment)
     waitlist.close_for_patient(uow, patient.id, visit.id)
-    _record(uow, actor, appointment, "booked", data.channel, {"starts_at": slot.starts_at.isoformat(),
+    _record(uow, actor, appointment, "booked", channel, {"starts_at": slot.starts_at.isoformat(),
                                                               "override": order_id is None and visit.requires_order})
     return _read(uow, appointment, info, visit, patient.time_zone)
 
@@ -101,12 +101,16 @@ def set_status(uow: UnitOfWork, actor: Actor, appointment_id: UUID, status: Appo
         raise InvalidSchedulingInput("status", "Cancel with a reason instead.")
     appointment = _appointment(uow, appointment_id)
     patient = patient_records.patient_to_read(uow, actor, appointment.patient_id)
-    if status in (AppointmentStatus.arrived, AppointmentStatus.fulfilled, AppointmentStatus.noshow) \
-            and appointment.starts_at.date() > utcnow().date():
+    if status != AppointmentStatus.booked and _site_day(uow, appointment, appointment.starts_at) > \
+            _site_day(uow, appointment, utcnow()):
         raise InvalidSchedulingInput("status", "That appointment is on a later day.")
     _move(appointment, status.value)
     _record(uow, actor, appointment, status.value, Channel.agent, {})
     return read_one(uow, appointment, patient.time_zone)
+
+
+def _site_day(uow: UnitOfWork, appointment: Appointment, moment: datetime) -> date:
+    return moment.astimezone(ZoneInfo(catalog.schedule_info(uow, appointment.schedule_id).time_zone)).date()
 
 
 def _move(appointment: Appointment, target: str) -> None:
@@ -123,13 +127,15 @@ def _appointment(uow: UnitOfWork, appointment_id: UUID) -> Appointment:
 
 
 def _bookable_slot(uow: UnitOfWork, slot_id: UUID, visit: VisitType) -> tuple[Slot, ScheduleInfo]:
+    """The slot, if it is still ahead and its block takes this visit (the checks the search made)."""
     slot = repository.get(uow.session, Slot, slot_id)
     if slot is None:
         raise NotFound("slot")
     if slot.starts_at <= utcnow():
         raise InvalidSchedulingInput("slot_id", "That time has already passed. Pick a later slot.")
     info = catalog.schedule_info(uow, slot.schedule_id)
-    if not info.active or not catalog.can_do(info, visit) or visit.duration_minutes > _minutes(slot):
+    takes = slot.template_id is not None and visit.id in catalog.visit_types_of_template(uow, slot.template_id)
+    if not info.active or not takes or not catalog.can_do(info, visit) or visit.duration_minutes > _minutes(slot):
         raise InvalidSchedulingInput("visit_type_id", f"{visit.name} cannot be booked in that slot.")
     return slot, info
 
@@ -138,13 +144,14 @@ def _minutes(slot: Slot) -> int:
     return int((slot.ends_at - slot.starts_at).total_seconds() // 60)
 
 
-def _check_patient_fits(uow: UnitOfWork, patient_id: UUID, visit: VisitType) -> None:
-    if visit.patient_rule == "any" or not visit.specialties:
-        return
-    last_seen = repository.last_seen_in_specialty(uow.session, patient_id, visit.specialties)
-    if not rules.patient_fits(visit.patient_rule, established=rules.is_established(last_seen, utcnow())):
+def _check_patient_fits(uow: UnitOfWork, patient_id: UUID, visit: VisitType, info: ScheduleInfo) -> None:
+    """The visit's new-vs-established rule, and a provider's closed panel for a patient new to them."""
+    new = slots.new_to(uow, patient_id, visit)
+    if not rules.patient_fits(visit.patient_rule, established=not new):
         who = "new" if visit.patient_rule == "new" else "established"
         raise InvalidSchedulingInput("visit_type_id", f"{visit.name} is for {who} patients only.")
+    if new and info.provider_id is not None and not catalog.accepts_new_patients(uow, info.provider_id):
+        raise InvalidSchedulingInput("slot_id", f"{info.actor_name} is not taking new patients.")
 
 
 def _order_for(uow: UnitOfWork, patient_id: UUID, visit: VisitType, override: str | None) -> UUID | None:
@@ -175,18 +182,24 @@ def _claiming(uow: UnitOfWork, slot: Slot, visit: VisitType, patient: PatientRef
                 raise _Lost
             yield
             uow.session.flush()
-    except (_Lost, IntegrityError) as error:
+    except _Lost as error:
         raise SlotTaken(_next_options(uow, slot, visit, patient)) from error
+    except IntegrityError as error:
+        if not _live_slot_violation(error):
+            raise
+        raise SlotTaken(_next_options(uow, slot, visit, patient)) from error
+
+
+def _live_slot_violation(error: IntegrityError) -> bool:
+    """Whether the error is the live-slot unique index (PostgreSQL names it; SQLite names the column)."""
+    message = str(error.orig)
+    return "uq_appointments_live_slot" in message or "appointments.slot_id" in message
 
 
 def _next_options(uow: UnitOfWork, slot: Slot, visit: VisitType, patient: PatientRef) -> list[SlotOption]:
     info = catalog.schedule_info(uow, slot.schedule_id)
     search = SlotSearch(visit_type_id=visit.id, site_id=info.site_id, limit=NEXT_OPTIONS)
-    return slots.first_available(uow, search, zone=_zone(patient.time_zone), exclude=[slot.id])
-
-
-def _zone(name: str | None) -> ZoneInfo | None:
-    return ZoneInfo(name) if name else None
+    return slots.first_available(uow, search, zone=slots.zone_named(patient.time_zone), exclude=[slot.id])
 
 
 def _record(uow: UnitOfWork, actor: Actor, appointment: Appointment, kind: str, channel: Channel,
@@ -200,10 +213,14 @@ def _record(uow: UnitOfWork, actor: Actor, appointment: Appointment, kind: str, 
 
 def _read(uow: UnitOfWork, appointment: Appointment, info: ScheduleInfo, visit: VisitType,
           time_zone: str | None) -> AppointmentRead:
+    return _shaped(appointment, info, visit.name, time_zone).model_copy(update={"preparation": visit.preparation})
+
+
+def _shaped(appointment: Appointment, info: ScheduleInfo, visit_name: str, time_zone: str | None) -> AppointmentRead:
     zone = ZoneInfo(time_zone or info.time_zone)
     return AppointmentRead.model_validate(appointment).model_copy(update={
-        "visit_name": visit.name, "site_name": info.site_name, "with_name": info.actor_name,
-        "preparation": visit.preparation, "local_start": appointment.starts_at.astimezone(zone)})
+        "visit_name": visit_name, "site_name": info.site_name, "with_name": info.actor_name,
+        "local_start": appointment.starts_at.astimezone(zone)})
 
 
 def read_one(uow: UnitOfWork, appointment: Appointment, time_zone: str | None) -> AppointmentRead:
@@ -227,21 +244,10 @@ def upcoming_for(uow: UnitOfWork, patient_id: UUID, time_zone: str | None, *, li
     return _read_many(uow, rows, time_zone)
 
 
-def history_for(uow: UnitOfWork, patient_id: UUID, *, limit: int = 30) -> list[AppointmentEventRead]:
-    return [AppointmentEventRead.model_validate(e) for e in repository.events_of(uow.session, patient_id, limit=limit)]
-
-
 def _read_many(uow: UnitOfWork, rows: list[Appointment], time_zone: str | None) -> list[AppointmentRead]:
     infos = {info.id: info for info in repository.schedule_infos(uow.session, {a.schedule_id for a in rows})}
     names = repository.visit_type_names(uow.session, (a.visit_type_id for a in rows))
-    found = []
-    for appointment in rows:
-        info = infos[appointment.schedule_id]
-        zone = ZoneInfo(time_zone or info.time_zone)
-        found.append(AppointmentRead.model_validate(appointment).model_copy(update={
-            "visit_name": names.get(appointment.visit_type_id, ""), "site_name": info.site_name,
-            "with_name": info.actor_name, "local_start": appointment.starts_at.astimezone(zone)}))
-    return found
+    return [_shaped(a, infos[a.schedule_id], names.get(a.visit_type_id, ""), time_zone) for a in rows]
 
 
 def search_appointments(

@@ -1,7 +1,8 @@
 """A schedule's day or week as a grid of slots: free, or booked for which visit.
 
-No patient names here: a calendar is read by many people in passing. Each booked slot links to the
-appointment and its patient, whose record opens through the usual verification and audit.
+No patient here, not even an id or a link to the record: a calendar is read by many people in passing,
+without a caller verified or an audited read. A booked slot shows its visit and status; who it is for is
+found from the patient's side (the 360 view), which verifies and audits as usual.
 """
 
 from __future__ import annotations
@@ -22,6 +23,5 @@ def calendar_of(uow: UnitOfWork, schedule_id: UUID, first_day: date, days: int) 
     start = datetime.combine(first_day, time(), zone).astimezone(UTC)
     end = datetime.combine(first_day + timedelta(days=days), time(), zone).astimezone(UTC)
     return [CalendarEntry(slot_id=row[0], starts_at=row[1], ends_at=row[2], local_start=row[1].astimezone(zone),
-                          status=row[3], appointment_id=row[4], appointment_status=row[5], patient_id=row[6],
-                          visit_name=row[7])
+                          status=row[3], appointment_id=row[4], appointment_status=row[5], visit_name=row[6])
             for row in repository.slot_rows_for_calendar(uow.session, schedule_id, start, end)]

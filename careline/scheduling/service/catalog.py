@@ -141,6 +141,15 @@ def visit_type_read(uow: UnitOfWork, visit_type_id: UUID) -> VisitTypeRead:
     return VisitTypeRead.model_validate(visit_type(uow, visit_type_id))
 
 
+def visit_types_of_template(uow: UnitOfWork, template_id: UUID) -> list[UUID]:
+    return repository.visit_types_of_templates(uow.session, [template_id])[template_id]
+
+
+def accepts_new_patients(uow: UnitOfWork, provider_id: UUID) -> bool:
+    provider = repository.get(uow.session, Provider, provider_id)
+    return provider is not None and provider.accepting_new
+
+
 def can_do(info: ScheduleInfo, visit: VisitType | VisitTypeRead) -> bool:
     """Whether the schedule's provider (by specialty) or resource (by kind) can do the visit."""
     if info.provider_id is not None:
@@ -159,8 +168,8 @@ def add_template(uow: UnitOfWork, actor: Actor, schedule_id: UUID, data: Templat
         if visit.duration_minutes > data.slot_minutes:
             raise InvalidSchedulingInput(
                 "slot_minutes", f"{visit.name} takes {visit.duration_minutes} minutes; the slots are shorter.")
-    block = _block(data)
-    if rules.overlaps(block, (_block(t) for t in repository.templates_of(uow.session, schedule_id))):
+    block = block_of(data)
+    if rules.overlaps(block, (block_of(t) for t in repository.templates_of(uow.session, schedule_id))):
         raise InvalidSchedulingInput("start_time", "This block overlaps another block of the same schedule.")
     template = AvailabilityTemplate(schedule_id=schedule_id, **data.model_dump(exclude={"visit_type_ids"}))
     repository.add(uow.session, template)
@@ -175,6 +184,7 @@ def remove_template(uow: UnitOfWork, actor: Actor, template_id: UUID) -> None:
     if template is None:
         raise NotFound("template")
     schedule_id = template.schedule_id
+    repository.delete_free_slots_of_template(uow.session, template.id)
     uow.session.delete(template)
     uow.session.flush()
     _audit(uow, actor, "scheduling.template_removed", "schedule", schedule_id)
@@ -187,14 +197,10 @@ def templates(uow: UnitOfWork, schedule_id: UUID) -> list[TemplateRead]:
     return [TemplateRead.model_validate(t).model_copy(update={"visit_type_ids": links[t.id]}) for t in rows]
 
 
-def _block(template: TemplateIn | AvailabilityTemplate) -> rules.Block:
+def block_of(template: TemplateIn | AvailabilityTemplate) -> rules.Block:
     return rules.Block(weekdays=frozenset(template.weekdays), start=template.start_time, end=template.end_time,
                        slot_minutes=template.slot_minutes, valid_from=template.valid_from,
                        valid_until=template.valid_until)
-
-
-def block_of(template: AvailabilityTemplate) -> rules.Block:
-    return _block(template)
 
 
 def add_exception(uow: UnitOfWork, actor: Actor, data: ExceptionIn) -> UUID:
@@ -225,14 +231,14 @@ def schedules_by_id(uow: UnitOfWork, schedule_ids: set[UUID]) -> dict[UUID, Sche
 
 
 def visit_types_by_id(uow: UnitOfWork, visit_type_ids: set[UUID]) -> dict[UUID, VisitTypeRead]:
-    """Visit types by id, retired ones included: old appointments still name theirs."""
-    found = (repository.get(uow.session, VisitType, visit_type_id) for visit_type_id in visit_type_ids)
-    return {visit.id: VisitTypeRead.model_validate(visit) for visit in found if visit is not None}
+    """Visit types by id, retired ones included: old appointments still name theirs (one query)."""
+    found = repository.visit_types_by_ids(uow.session, visit_type_ids)
+    return {visit.id: VisitTypeRead.model_validate(visit) for visit in found}
 
 
 def visit_type_by_code(uow: UnitOfWork, code: str) -> VisitTypeRead:
-    """An active visit type by its code, as integrations name it (a short table, read whole)."""
-    for visit in repository.all_of(uow.session, VisitType, VisitType.name):
-        if visit.code == code and visit.active:
-            return VisitTypeRead.model_validate(visit)
-    raise NotFound("visit type")
+    """An active visit type by its code, as integrations name it."""
+    visit = repository.visit_type_by_code(uow.session, code)
+    if visit is None or not visit.active:
+        raise NotFound("visit type")
+    return VisitTypeRead.model_validate(visit)

@@ -30,12 +30,9 @@ def timeline_for(uow: UnitOfWork, patient_id: UUID, time_zone: str | None, *,
     events = repository.events_of(uow.session, patient_id, limit=limit)
     if not events:
         return []
-    appointments = {a.id: a for a in repository.appointments_of(uow.session, patient_id, limit=500)}
-    for event in events:
-        if event.appointment_id not in appointments:
-            found = repository.get(uow.session, Appointment, event.appointment_id)
-            if found is not None:
-                appointments[found.id] = found
+    # Only the appointments these events name, in one query: this runs on every 360 view.
+    appointments = {a.id: a for a in repository.appointments_by_ids(
+        uow.session, (event.appointment_id for event in events))}
     names = repository.visit_type_names(uow.session, (a.visit_type_id for a in appointments.values()))
     zones = {info.id: info.time_zone for info in repository.schedule_infos(
         uow.session, {a.schedule_id for a in appointments.values()})}

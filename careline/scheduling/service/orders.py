@@ -26,15 +26,11 @@ def add_order(uow: UnitOfWork, actor: Actor, data: OrderIn) -> OrderRead:
     return OrderRead.model_validate(order)
 
 
-def orders_of(uow: UnitOfWork, patient_id: UUID) -> list[OrderRead]:
-    return [OrderRead.model_validate(order) for order in repository.orders_of(uow.session, patient_id)]
-
-
 def list_orders(uow: UnitOfWork, actor: Actor, patient_id: UUID) -> list[OrderRead]:
     """A patient's orders on file, newest first: the same guards as booking for them, and an audited read."""
     patient = patient_records.patient_to_read(uow, actor, patient_id)
     audit.record(uow, actor, "order.viewed", subject_type="patient", subject_id=patient.id, patient_id=patient.id)
-    return orders_of(uow, patient.id)
+    return [OrderRead.model_validate(order) for order in repository.orders_of(uow.session, patient.id)]
 
 
 def has_active_order(uow: UnitOfWork, patient_id: UUID, visit_type_id: UUID) -> bool:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,8 +14,8 @@ from careline.db import UnitOfWork, utcnow
 from careline.patients.service import records as patient_records
 from careline.scheduling import repository, rules
 from careline.scheduling.errors import InvalidSchedulingInput, NotFound
-from careline.scheduling.models import AvailabilityException, AvailabilityTemplate, Slot
-from careline.scheduling.repository import Eligible, ScheduleInfo
+from careline.scheduling.models import AvailabilityException, AvailabilityTemplate, Slot, VisitType
+from careline.scheduling.repository import ScheduleInfo
 from careline.scheduling.schemas import GenerationReport, SlotOption, SlotRead, SlotSearch
 from careline.scheduling.service.catalog import block_of, schedule_info, visit_type
 
@@ -44,29 +44,43 @@ def generate(
     return report
 
 
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    template_id: UUID
+    starts_at: datetime
+    ends_at: datetime
+    local_minute: int
+
+
 def _regenerate(uow: UnitOfWork, info: ScheduleInfo, templates: list[AvailabilityTemplate], first: date,
                 last: date, report: GenerationReport) -> None:
     zone = ZoneInfo(info.time_zone)
-    window_start = datetime.combine(first, time(), zone).astimezone(UTC)
-    window_end = datetime.combine(last + timedelta(days=2), time(), zone).astimezone(UTC)  # blocks past midnight
-    existing = repository.slots_between(uow.session, info.id, window_start, window_end)
-    wanted = _wanted(info, templates, first, last, zone,
+    window_start = _midnight(first, zone)
+    cut = _midnight(last + timedelta(days=1), zone)  # the days asked end here, but for blocks past midnight
+    existing = repository.slots_between(uow.session, info.id, window_start, _midnight(last + timedelta(days=2), zone))
+    wanted = _wanted(templates, first, last, zone,
                      repository.exceptions_for(uow.session, info, first, last + timedelta(days=1)))
-    busy = [slot for slot in existing if slot.status != "free"]
-    keep = {(slot.starts_at, slot.template_id): slot for slot in existing if slot.status == "free"}
-    stale = [slot.id for key, slot in keep.items() if key not in wanted]
-    fresh = [row for key, row in wanted.items() if key not in keep and not _overlaps_any(row, busy)]
-    repository.delete_slots(uow.session, stale)
-    repository.insert_slots(uow.session, fresh)
+    free = {(slot.starts_at, slot.template_id): slot for slot in existing if slot.status == "free"}
+    stale = {slot.id for key, slot in free.items() if key not in wanted and slot.starts_at < cut}
+    staying = [(slot.starts_at, slot.ends_at) for slot in existing if slot.id not in stale]
+    fresh = rules.without_overlaps((row for key, row in wanted.items() if key not in free), staying)
+    repository.delete_slots(uow.session, list(stale))
+    repository.insert_slots(uow.session, [
+        {"id": uuid4(), "schedule_id": info.id, "template_id": row.template_id, "starts_at": row.starts_at,
+         "ends_at": row.ends_at, "local_minute": row.local_minute, "status": "free"} for row in fresh])
     report.created += len(fresh)
     report.removed += len(stale)
-    report.kept_booked += len(busy)
+    report.kept_booked += sum(1 for slot in existing if slot.status != "free")
 
 
-def _wanted(info: ScheduleInfo, templates: list[AvailabilityTemplate], first: date, last: date, zone: ZoneInfo,
-            exceptions: list[AvailabilityException]) -> dict[tuple[datetime, UUID], dict[str, Any]]:
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), zone).astimezone(UTC)
+
+
+def _wanted(templates: list[AvailabilityTemplate], first: date, last: date, zone: ZoneInfo,
+            exceptions: list[AvailabilityException]) -> dict[tuple[datetime, UUID], _Wanted]:
     days_off = {day for exception in exceptions for day in rules.days(exception.first_day, exception.last_day)}
-    wanted: dict[tuple[datetime, UUID], dict[str, Any]] = {}
+    wanted: dict[tuple[datetime, UUID], _Wanted] = {}
     now = utcnow()
     for template in templates:
         block = block_of(template)
@@ -74,16 +88,10 @@ def _wanted(info: ScheduleInfo, templates: list[AvailabilityTemplate], first: da
             if day in days_off:
                 continue
             for slot in rules.block_slots(block, day, zone):
-                if slot.starts_at <= now:
-                    continue
-                wanted[(slot.starts_at, template.id)] = {
-                    "id": uuid4(), "schedule_id": info.id, "template_id": template.id, "starts_at": slot.starts_at,
-                    "ends_at": slot.ends_at, "local_minute": slot.local_minute, "status": "free"}
+                if slot.starts_at > now:
+                    wanted[(slot.starts_at, template.id)] = _Wanted(template.id, slot.starts_at, slot.ends_at,
+                                                                    slot.local_minute)
     return wanted
-
-
-def _overlaps_any(row: dict[str, Any], busy: list[Slot]) -> bool:
-    return any(slot.starts_at < row["ends_at"] and row["starts_at"] < slot.ends_at for slot in busy)
 
 
 def zone_named(name: str | None) -> ZoneInfo | None:
@@ -102,37 +110,53 @@ def first_available(
     """The earliest free slots for a visit type across every schedule that can take it, after the filters.
 
     Times are given in UTC and in ``zone`` (the patient's; each site's own when None). ``start`` and ``end``
-    are days in that zone; the search never returns a slot in the past.
+    are days in that zone; the search never returns a slot in the past. A patient new to the visit's
+    specialty (or ``new_patient``) is offered only providers accepting new patients.
     """
-    visit_type(uow, search.visit_type_id)
+    visit = visit_type(uow, search.visit_type_id)
+    if search.patient_id is not None and not new_patient:
+        new_patient = new_to(uow, search.patient_id, visit)
     eligible = repository.eligible_schedules(
         uow.session, visit_type_id=search.visit_type_id, site_id=search.site_id, provider_id=search.provider_id,
         provider_gender=search.provider_gender, language=search.language, new_patient=new_patient)
-    start, end = _window(search, zone)
+    window = _window(search, zone)
     skipped = set(exclude)
-    rows = repository.first_free(uow.session, eligible, start=start, end=end,
-                                 minutes=rules.day_part_bounds(search.day_part),
+    rows = repository.first_free(uow.session, eligible, window=window, minutes=rules.day_part_bounds(search.day_part),
                                  limit=search.limit + len(skipped))
-    by_id = {item.schedule.id: item for item in eligible}
-    return [_option(row, by_id[row.schedule_id], zone) for row in rows if row.id not in skipped][:search.limit]
+    by_id = {item.schedule.id: item.schedule for item in eligible}
+    return [_offer(by_id[row.schedule_id], row.id, row.starts_at, row.ends_at, zone)
+            for row in rows if row.id not in skipped][:search.limit]
 
 
-def _window(search: SlotSearch, zone: ZoneInfo | None) -> tuple[datetime, datetime]:
-    now = utcnow()
-    day_zone = zone or UTC
-    start = datetime.combine(search.start, time(), day_zone).astimezone(UTC) if search.start else now
-    end = (datetime.combine(search.end + timedelta(days=1), time(), day_zone).astimezone(UTC) if search.end
-           else now + timedelta(days=366))
-    if end <= start:
+def new_to(uow: UnitOfWork, patient_id: UUID, visit: VisitType) -> bool:
+    """Whether the patient is new to the visit's specialty: not seen by it within three years."""
+    if not visit.specialties:
+        return False
+    last_seen = repository.last_seen_in_specialty(uow.session, patient_id, visit.specialties)
+    return not rules.is_established(last_seen, utcnow())
+
+
+def _window(search: SlotSearch, zone: ZoneInfo | None) -> Callable[[ScheduleInfo], tuple[datetime, datetime]]:
+    """The search's date range as instants, for each schedule: its days are read in ``zone`` (the patient's),
+    or in each site's own zone when there is none."""
+    if search.start and search.end and search.end < search.start:
         raise InvalidSchedulingInput("end", "The end of the date range is before its start.")
-    return max(start, now), end
+    now = utcnow()
+
+    def bounds(info: ScheduleInfo) -> tuple[datetime, datetime]:
+        day_zone = zone or ZoneInfo(info.time_zone)
+        start = _midnight(search.start, day_zone) if search.start else now
+        end = _midnight(search.end + timedelta(days=1), day_zone) if search.end else now + timedelta(days=366)
+        return max(start, now), end
+
+    return bounds
 
 
-def _option(row: Any, eligible: Eligible, zone: ZoneInfo | None) -> SlotOption:
-    info = eligible.schedule
+def _offer(info: ScheduleInfo, slot_id: UUID, starts_at: datetime, ends_at: datetime,
+           zone: ZoneInfo | None) -> SlotOption:
     shown_in = zone or ZoneInfo(info.time_zone)
-    return SlotOption(slot_id=row.id, schedule_id=info.id, starts_at=row.starts_at, ends_at=row.ends_at,
-                      local_start=row.starts_at.astimezone(shown_in), site_id=info.site_id, site_name=info.site_name,
+    return SlotOption(slot_id=slot_id, schedule_id=info.id, starts_at=starts_at, ends_at=ends_at,
+                      local_start=starts_at.astimezone(shown_in), site_id=info.site_id, site_name=info.site_name,
                       provider_id=info.provider_id, resource_id=info.resource_id, with_name=info.actor_name)
 
 
@@ -177,9 +201,4 @@ def free_option(uow: UnitOfWork, slot_id: UUID, *, zone: ZoneInfo | None) -> Slo
     slot = repository.get(uow.session, Slot, slot_id)
     if slot is None or slot.status != "free" or slot.starts_at <= utcnow():
         return None
-    info = schedule_info(uow, slot.schedule_id)
-    shown_in = zone or ZoneInfo(info.time_zone)
-    return SlotOption(slot_id=slot.id, schedule_id=info.id, starts_at=slot.starts_at, ends_at=slot.ends_at,
-                      local_start=slot.starts_at.astimezone(shown_in), site_id=info.site_id,
-                      site_name=info.site_name, provider_id=info.provider_id, resource_id=info.resource_id,
-                      with_name=info.actor_name)
+    return _offer(schedule_info(uow, slot.schedule_id), slot.id, slot.starts_at, slot.ends_at, zone)

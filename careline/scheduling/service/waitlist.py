@@ -13,7 +13,7 @@ from careline.db import UnitOfWork, utcnow
 from careline.patients.service import records as patient_records
 from careline.scheduling import repository
 from careline.scheduling.errors import InvalidSchedulingInput, NotFound
-from careline.scheduling.models import Appointment, Slot, WaitlistEntry
+from careline.scheduling.models import Appointment, Provider, Site, Slot, WaitlistEntry
 from careline.scheduling.schemas import WaitlistIn, WaitlistRead
 from careline.scheduling.service import catalog
 
@@ -23,6 +23,10 @@ def join(uow: UnitOfWork, actor: Actor, data: WaitlistIn) -> WaitlistRead:
     catalog.visit_type(uow, data.visit_type_id)
     if data.wanted_before <= utcnow():
         raise InvalidSchedulingInput("wanted_before", "The date to wait for has already passed.")
+    if data.site_id and repository.get(uow.session, Site, data.site_id) is None:
+        raise NotFound("site")
+    if data.provider_id and repository.get(uow.session, Provider, data.provider_id) is None:
+        raise NotFound("provider")
     if data.appointment_id:
         appointment = repository.get(uow.session, Appointment, data.appointment_id)
         if appointment is None or appointment.patient_id != patient.id:
@@ -62,10 +66,6 @@ def close_for_patient(uow: UnitOfWork, patient_id: UUID, visit_type_id: UUID) ->
     for entry in repository.waitlist_of(uow.session, patient_id):
         if entry.status == "waiting" and entry.visit_type_id == visit_type_id and entry.appointment_id is None:
             entry.status = "booked"
-
-
-def of_patient(uow: UnitOfWork, patient_id: UUID) -> list[WaitlistRead]:
-    return [WaitlistRead.model_validate(entry) for entry in repository.waitlist_of(uow.session, patient_id)]
 
 
 def waiting_for_slot(uow: UnitOfWork, actor: Actor, slot_id: UUID) -> list[WaitlistRead]:
