@@ -33,6 +33,8 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.patient_lookup --write
 	$(BIN)/python -m benchmarks.import_fhir --write
+	$(BIN)/python -m benchmarks.first_available --write
+	$(BIN)/python -m benchmarks.concurrent_booking --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

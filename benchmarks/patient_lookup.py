@@ -10,20 +10,15 @@ audit entry included; the commit is timed separately.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import httpx2 as httpx
 from rich.progress import Progress
 from sqlalchemy import func, select
 
-from benchmarks.support import Timing, throwaway_database, time_calls, write_section
+from benchmarks.support import Timing, careline_serve, on_each_engine, time_calls, write_section
 from careline.actor import Actor, Role
 from careline.auth import service as auth_service
 from careline.auth.schemas import UserCreate
@@ -46,11 +41,8 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--write", action="store_true", help="record the figures in docs/benchmarks.md")
     args = parser.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory() as workdir:
-        for engine_name in args.engines.split(","):
-            with throwaway_database(engine_name, Path(workdir)) as url:
-                rows.append(run(engine_name, url, args.patients, Path(workdir)))
+    rows = on_each_engine(args.engines, lambda engine_name, url, workdir: run(engine_name, url, args.patients,
+                                                                               workdir))
     table = render(rows, args.patients)
     print(table)
     if args.write:
@@ -132,38 +124,10 @@ def samples(sessions: object) -> tuple[list[str], list[str]]:
 
 def http_lookups(url: str, numbers: list[str], workdir: Path) -> Timing:
     """Through a real `careline serve` process on loopback, with a bearer token, keep-alive."""
-    env = os.environ | {"CARELINE_DATABASE_URL": url, "CARELINE_DATA_DIR": str(workdir),
-                        "CARELINE_SECRET_KEY": "benchmark-secret-key", "CARELINE_LOG_LEVEL": "WARNING"}
-    token = subprocess.run([CARELINE, "users", "token", "bench-api"], env=env,
-                           capture_output=True, text=True, check=True).stdout.strip()
-    port = _free_port()
-    server = subprocess.Popen([CARELINE, "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}) as client:
-            _wait_until_up(client)
-            return time_calls(lambda n: client.get("/api/patients/lookup", params={"phone": numbers[n % len(numbers)]})
-                              .raise_for_status(), SAMPLES)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_up(client: httpx.Client) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if client.get("/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError("careline serve did not start")
+    with careline_serve(url, workdir, username="bench-api") as served, \
+            httpx.Client(base_url=served.base_url, headers={"Authorization": f"Bearer {served.token}"}) as client:
+        return time_calls(lambda n: client.get("/api/patients/lookup", params={"phone": numbers[n % len(numbers)]})
+                          .raise_for_status(), SAMPLES)
 
 
 def render(rows: list[dict[str, object]], patients: int) -> str:

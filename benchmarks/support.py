@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 import platform
 import re
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,13 +17,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
+import httpx2 as httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from careline.settings import Settings
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+CARELINE = str(Path(sys.executable).parent / "careline")
+T = TypeVar("T")
 POSTGRES_ADMIN_URL = Settings(database_url=os.environ.get(
     "CARELINE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")).database_url or ""
 
@@ -95,3 +103,64 @@ def write_section(name: str, body: str) -> None:
     else:
         page = page.rstrip() + "\n\n" + block + "\n"
     RESULTS.write_text(page)
+
+
+def on_each_engine(engines: str, run: Callable[[str, str, Path], T]) -> list[T]:
+    """``run(engine_name, url, workdir)`` on a throw-away database of each engine named (comma-separated)."""
+    with tempfile.TemporaryDirectory() as workdir:
+        results = []
+        for engine_name in engines.split(","):
+            with throwaway_database(engine_name, Path(workdir)) as url:
+                results.append(run(engine_name, url, Path(workdir)))
+        return results
+
+
+@dataclass(frozen=True)
+class Served:
+    base_url: str
+    token: str  # a bearer token of the user named when serving
+
+
+@contextmanager
+def careline_serve(url: str, workdir: Path, *, username: str, log: Path | None = None) -> Iterator[Served]:
+    """A real `careline serve` process on loopback over ``url``, with a bearer token for ``username``.
+
+    The server's own log (error types, never PHI) goes to ``log`` when given.
+    """
+    env = os.environ | {"CARELINE_DATABASE_URL": url, "CARELINE_DATA_DIR": str(workdir),
+                        "CARELINE_SECRET_KEY": "benchmark-secret-key", "CARELINE_LOG_LEVEL": "WARNING"}
+    token = subprocess.run([CARELINE, "users", "token", username], env=env,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    port = _free_port()
+    stderr = log.open("w") if log else subprocess.DEVNULL
+    server = subprocess.Popen([CARELINE, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=stderr)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base_url)
+        yield Served(base_url, token)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until_up(base_url: str) -> None:
+    deadline = time.monotonic() + 60
+    with httpx.Client(base_url=base_url) as client:
+        while time.monotonic() < deadline:
+            try:
+                if client.get("/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+    raise RuntimeError("careline serve did not start")

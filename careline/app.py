@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +24,9 @@ from careline.web.errors import install_error_handlers
 from careline.web.middleware import install_middleware
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+# Requests holding a database connection at once (see web.deps.get_uow): one pooled connection each, and
+# well under the 40 worker threads that run their dependencies, routes and commits.
+DB_REQUESTS = 16
 
 
 def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Session] | None = None) -> FastAPI:
@@ -33,11 +37,12 @@ def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Sessi
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.db_gate = asyncio.Semaphore(DB_REQUESTS)  # bound to the loop that serves the requests
         if sessions is not None:
             app.state.sessionmaker = sessions
             yield
             return
-        engine = make_engine(settings.effective_database_url)
+        engine = make_engine(settings.effective_database_url, pool_size=DB_REQUESTS, max_overflow=0)
         ensure_schema(engine)
         app.state.sessionmaker = make_sessionmaker(engine)
         yield
@@ -55,6 +60,7 @@ def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Sessi
     app.state.settings = settings
     app.state.policy = SecurityPolicy.from_settings(settings)
     app.state.patient_policy = PatientPolicy.from_settings(settings)
+    app.state.db_gate = asyncio.Semaphore(DB_REQUESTS)
     if sessions is not None:
         app.state.sessionmaker = sessions
     for router in ROUTERS:

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 import uvicorn
 from pydantic import ValidationError
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 
@@ -27,15 +27,19 @@ from careline.db import UnitOfWork
 from careline.db.migrate import SchemaOutOfDate, ensure_schema, upgrade_to_head
 from careline.fhir.cli import import_app
 from careline.patients.demo import DEMO_SEED, generate_population
+from careline.scheduling.demo import demo_patients, generate_schedule
+from careline.scheduling.service import slots as scheduling_slots
 from careline.settings import Settings
 
 app = typer.Typer(help="Careline: healthcare contact center with a built-in patient CRM.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+scheduling_app = typer.Typer(help="Scheduling: slots from the availability templates.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(scheduling_app, name="scheduling")
 app.add_typer(import_app, name="import", help="Import data from the EHR.")
 
 Host = Annotated[str, typer.Option(help="Address to listen on.")]
@@ -118,7 +122,27 @@ def demo(
                                     progress=lambda done: bar.update(task, completed=done))
         uow.commit()
     typer.echo(stats.summary())
+    _demo_schedule(settings)
     _serve(settings, host, port)
+
+
+SCHEDULE_STEPS = {"slots": "Generating slots", "bookings": "Booking appointments", "writing": "Writing appointments"}
+
+
+def _demo_schedule(settings: Settings) -> None:
+    """Sites, providers, visit types and templates, 90 days of slots and a realistic book for the demo patients."""
+    with unit_of_work(settings) as uow, Progress(transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(step: str, done: int, total: int) -> None:
+            if step in SCHEDULE_STEPS:
+                if step not in tasks:
+                    tasks[step] = bar.add_task(SCHEDULE_STEPS[step], total=total)
+                bar.update(tasks[step], completed=done, total=total)
+
+        stats = generate_schedule(uow, patients=demo_patients(uow.session), seed=DEMO_SEED, progress=progress)
+        uow.commit()
+    typer.echo(stats.summary())
 
 
 def _fresh_database(settings: Settings, *, erase: bool) -> None:
@@ -207,6 +231,25 @@ def users_reset_mfa(username: str) -> None:
         auth_service.reset_second_factor(uow, actor, username=username)
         uow.commit()
     typer.echo(f"Two-factor sign-in is off for {username}; their sessions were ended.")
+
+
+@scheduling_app.command("generate-slots")
+def scheduling_generate_slots(
+    days: Annotated[int, typer.Option(help="How many days ahead, from today.", min=1, max=731)] = (
+        scheduling_slots.HORIZON_DAYS),
+) -> None:
+    """Make the bookable slots of the next DAYS days match the availability templates and days off.
+
+    Booked slots are never touched; free slots that no longer match are removed. Run it daily (the horizon
+    rolls forward) and after changing templates.
+    """
+    with _work("scheduling generate-slots") as (uow, _actor), Progress(transient=True) as bar:
+        task = bar.add_task("Generating slots", total=None)
+        report = scheduling_slots.generate(
+            uow, days=days, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        uow.commit()
+    typer.echo(f"{report.schedules} schedules: {report.created:,} slots created, {report.removed:,} removed, "
+               f"{report.kept_booked:,} booked slots kept.")
 
 
 @audit_app.command("verify")

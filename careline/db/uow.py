@@ -22,6 +22,9 @@ class UnitOfWork:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.close()
+
+    def close(self) -> None:
         session = self.session
         session.rollback()  # a no-op after commit(); undoes everything otherwise
         session.close()

@@ -251,7 +251,7 @@ def _first_free_query(blocks: tuple[int, ...], by_minute: bool) -> CompoundSelec
                 .where(Slot.schedule_id == bindparam(f"schedule_{n}"), IS_FREE,
                        Slot.starts_at >= bindparam(f"start_{n}"), Slot.starts_at < bindparam(f"end_{n}"),
                        Slot.template_id.in_([bindparam(f"template_{n}_{k}", type_=Slot.template_id.type)
-                                                   for k in range(count)]))
+                                             for k in range(count)]))
                 .order_by(Slot.starts_at).limit(bindparam("limit")))
         if by_minute:
             part = part.where(Slot.local_minute >= bindparam("minute_from"),

@@ -6,10 +6,11 @@ refuses to start an app with a route that has none, so access is denied by defau
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
@@ -24,14 +25,26 @@ from careline.web.csrf import SESSION_COOKIE
 from careline.web.exceptions import Forbidden, NotSignedIn
 
 
-def get_uow(request: Request) -> Iterator[UnitOfWork]:
-    with UnitOfWork(request.app.state.sessionmaker) as uow:
+async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
+    """The request's unit of work, taken only once the request is through the database gate.
+
+    A request's dependencies, route and commit each run on a worker thread, and it keeps its connection,
+    with its transaction open, in between. Were every request let in, a burst would fill all the threads
+    with requests waiting for a connection that only a request waiting for a thread could give back. The
+    gate (``app.state.db_gate``) is waited on in the event loop, holding neither a thread nor a connection,
+    and lets in fewer requests than there are threads and pooled connections.
+    """
+    async with request.app.state.db_gate:
+        uow = UnitOfWork(request.app.state.sessionmaker).__enter__()  # no I/O: the session connects on use
         try:
-            yield uow
-        except audit.AuditedRefusal:
-            uow.commit()  # keep the audit entry of the refusal, then let it be reported
-            raise
-        uow.commit()  # the only commit of a request
+            try:
+                yield uow
+            except audit.AuditedRefusal:
+                await run_in_threadpool(uow.commit)  # keep the audit entry of the refusal, then report it
+                raise
+            await run_in_threadpool(uow.commit)  # the only commit of a request
+        finally:
+            await run_in_threadpool(uow.close)
 
 
 # scope="function": commit before the response is sent, so a failed commit never leaks a response.

@@ -9,6 +9,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
+import sqlalchemy.exc
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -145,6 +146,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def _database_busy(request: Request, exc: Exception) -> Response:
+    """No connection came free in time, or SQLite stayed locked: say so and when to retry, not a 500."""
+    log.warning("database_busy", error_type=type(exc).__name__, route=getattr(request.scope.get("route"), "path", None))
+    response = respond(request, 503, "The database is busy. Nothing was changed; please try again in a moment.")
+    response.headers["Retry-After"] = "2"
+    return response
+
+
 def unexpected_error(request: Request, exc: Exception) -> Response:
     """The 500 answer. Logs the error's type and route only: messages (a database's DETAIL line) may hold PHI."""
     route = getattr(request.scope.get("route"), "path", None)
@@ -161,4 +170,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PatientError, _domain_error)
     app.add_exception_handler(SchedulingError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(sqlalchemy.exc.TimeoutError, _database_busy)
+    app.add_exception_handler(sqlalchemy.exc.OperationalError, _database_busy)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -27,7 +27,9 @@ from tests.factories.scheduling import make_clinic
 from tests.support.databases import DatabaseFactory
 from tests.support.live import live_server
 
-CLIENTS = 30
+# More clients than the server has worker threads and pooled connections: a burst like this once wedged it
+# (threads all waiting for connections held by requests waiting for a thread).
+CLIENTS = 120
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ def seeded(databases: DatabaseFactory, tmp_path: Path) -> Iterator[Seeded]:
     with unit_of_work(settings) as uow:
         token = make_api_token(uow, make_user(uow, role=Role.admin))
         patient_ids = [make_patient(uow, given=f"Client{n}", family="Load").id for n in range(CLIENTS)]
-        clinic = make_clinic(uow)
+        clinic = make_clinic(uow, days=40)
         slot_ids = list(uow.session.scalars(select(Slot.id).where(Slot.schedule_id == clinic.schedule_id)
                                             .order_by(Slot.starts_at)))
         uow.commit()
