@@ -21,6 +21,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     union_all,
     update,
 )
@@ -262,8 +263,8 @@ def _first_free_query(blocks: tuple[int, ...], by_minute: bool) -> CompoundSelec
 
 
 def first_free(
-    session: Session, eligible: Sequence[Eligible], *, window: Callable[[ScheduleInfo], tuple[datetime, datetime]],
-    minutes: tuple[int, int] | None, limit: int,
+    session: Session, eligible: Sequence[Eligible], *, visit_type_id: UUID,
+    window: Callable[[ScheduleInfo], tuple[datetime, datetime]], minutes: tuple[int, int] | None, limit: int,
 ) -> list[Row[Any]]:
     """The earliest free slots across schedules: each schedule's first ``limit`` read in index order, then merged.
 
@@ -272,15 +273,58 @@ def first_free(
     """
     if not eligible:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        return _first_free_lateral(session, eligible, visit_type_id=visit_type_id, window=window, minutes=minutes,
+                                   limit=limit)
     params: dict[str, Any] = {"limit": limit}
     if minutes:
         params["minute_from"], params["minute_to"] = minutes
     for n, item in enumerate(eligible):
-        params[f"schedule_{n}"] = item.schedule.id
         params[f"start_{n}"], params[f"end_{n}"] = window(item.schedule)
-        params.update((f"template_{n}_{k}", template_id) for k, template_id in enumerate(item.template_ids))
+        params[f"schedule_{n}"] = item.schedule.id
+        params |= {f"template_{n}_{k}": template_id for k, template_id in enumerate(item.template_ids)}
     shape = tuple(len(item.template_ids) for item in eligible)
     return list(session.execute(_first_free_query(shape, bool(minutes)), params))
+
+
+# PostgreSQL reads each schedule's first free slots with one LATERAL subquery over the array of schedules:
+# one small statement, planned once per call, instead of a union of hundreds of parts.
+_LATERAL_FIRST_FREE = """
+SELECT s.id, s.schedule_id, s.starts_at, s.ends_at
+FROM unnest(CAST(:schedule_ids AS uuid[])) AS e(schedule_id)
+CROSS JOIN LATERAL (
+    SELECT slots.id, slots.schedule_id, slots.starts_at, slots.ends_at FROM slots
+    WHERE slots.schedule_id = e.schedule_id AND slots.status = 'free'
+      AND slots.starts_at >= :lo AND slots.starts_at < :hi {minutes}
+      AND EXISTS (SELECT 1 FROM template_visit_types AS tv
+                  WHERE tv.template_id = slots.template_id AND tv.visit_type_id = :visit_type_id)
+    ORDER BY slots.starts_at LIMIT :limit
+) AS s
+ORDER BY s.starts_at LIMIT :limit
+"""
+_LATERAL_QUERIES = {
+    False: text(_LATERAL_FIRST_FREE.format(minutes="")),
+    True: text(_LATERAL_FIRST_FREE.format(
+        minutes="AND slots.local_minute >= :minute_from AND slots.local_minute < :minute_to")),
+}
+
+
+def _first_free_lateral(
+    session: Session, eligible: Sequence[Eligible], *, visit_type_id: UUID,
+    window: Callable[[ScheduleInfo], tuple[datetime, datetime]], minutes: tuple[int, int] | None, limit: int,
+) -> list[Row[Any]]:
+    """One statement per distinct date window (sites in different zones may differ), with the window's
+    bounds as plain values so that the planner sees how much of each calendar they cover."""
+    by_window: dict[tuple[datetime, datetime], list[UUID]] = {}
+    for item in eligible:
+        by_window.setdefault(window(item.schedule), []).append(item.schedule.id)
+    params: dict[str, Any] = {"visit_type_id": visit_type_id, "limit": limit}
+    if minutes:
+        params["minute_from"], params["minute_to"] = minutes
+    rows = [row for (lo, hi), schedule_ids in by_window.items()
+            for row in session.execute(_LATERAL_QUERIES[bool(minutes)],
+                                       params | {"schedule_ids": schedule_ids, "lo": lo, "hi": hi})]
+    return sorted(rows, key=lambda row: row.starts_at)[:limit]
 
 
 def slot_rows_for_calendar(session: Session, schedule_id: UUID, start: datetime, end: datetime) -> list[Any]:

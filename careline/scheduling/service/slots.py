@@ -121,8 +121,8 @@ def first_available(
         provider_gender=search.provider_gender, language=search.language, new_patient=new_patient)
     window = _window(search, zone)
     skipped = set(exclude)
-    rows = repository.first_free(uow.session, eligible, window=window, minutes=rules.day_part_bounds(search.day_part),
-                                 limit=search.limit + len(skipped))
+    rows = repository.first_free(uow.session, eligible, visit_type_id=visit.id, window=window,
+                                 minutes=rules.day_part_bounds(search.day_part), limit=search.limit + len(skipped))
     by_id = {item.schedule.id: item.schedule for item in eligible}
     return [_offer(by_id[row.schedule_id], row.id, row.starts_at, row.ends_at, zone)
             for row in rows if row.id not in skipped][:search.limit]
