@@ -11,8 +11,8 @@ from tests.browser.conftest import PEOPLE, check_accessibility, screenshot, sign
 pytestmark = pytest.mark.browser
 
 HOME = {
-    Role.agent: ("Agent workspace", ["Home", "Patients", "Account"]),
-    Role.supervisor: ("Supervisor workspace", ["Home", "Patients", "Team", "Account"]),
+    Role.agent: ("Agent workspace", ["Home", "Patients", "Schedule", "Account"]),
+    Role.supervisor: ("Supervisor workspace", ["Home", "Patients", "Schedule", "Team", "Account"]),
     Role.admin: ("Administration", ["Home", "Team", "Audit trail", "Account"]),
     Role.auditor: ("Compliance and audit", ["Home", "Audit trail", "Account"]),
 }
