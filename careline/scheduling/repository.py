@@ -352,6 +352,17 @@ def appointments_of(session: Session, patient_id: UUID, *, since: datetime | Non
     return list(session.scalars(query.order_by(order).limit(limit)))
 
 
+def overlapping_appointment(session: Session, patient_id: UUID, start: datetime, end: datetime, *,
+                            besides: UUID | None = None) -> Appointment | None:
+    """A live appointment of the patient's that overlaps [start, end), other than ``besides``."""
+    query = select(Appointment).where(Appointment.patient_id == patient_id,
+                                      Appointment.status.in_(("booked", "arrived")),
+                                      Appointment.starts_at < end, Appointment.ends_at > start)
+    if besides is not None:
+        query = query.where(Appointment.id != besides)
+    return session.scalars(query.limit(1)).first()
+
+
 def search_appointments(session: Session, *, patient_id: UUID | None, schedule_id: UUID | None,
                         start: datetime | None, end: datetime | None, status: str | None,
                         limit: int, offset: int) -> list[Appointment]:

@@ -298,3 +298,14 @@ def test_booking_rechecks_what_the_search_checked(
         catalog.remove_template(uow, ADMIN, template.id)
     assert uow.session.get(Slot, option.slot_id) is None  # the block's free slots went with it
     assert _appointments(uow) == 0
+
+
+def test_a_patient_cannot_be_booked_twice_at_the_same_time(
+        uow: UnitOfWork, clinic: Clinic, patient: Patient, supervisor: Actor) -> None:
+    mammogram = _options(uow, clinic.mammogram_id)[0]  # 09:00 to 09:20
+    exam = next(o for o in _options(uow, clinic.annual_id, limit=8) if o.starts_at == mammogram.starts_at)
+    _book(uow, supervisor, patient, clinic, exam.slot_id)
+    with pytest.raises(InvalidSchedulingInput, match="already has an appointment at that time"):
+        _book(uow, supervisor, patient, clinic, mammogram.slot_id, visit_type_id=clinic.mammogram_id,
+              order_override="Order faxed by the gynaecologist today")
+    assert _appointments(uow) == 1

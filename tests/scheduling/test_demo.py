@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import func, select
@@ -11,6 +12,7 @@ from careline.db import UnitOfWork, make_engine, make_sessionmaker
 from careline.patients.demo import generate_population
 from careline.patients.models import Patient
 from careline.scheduling.demo import ScheduleStats, demo_patients, generate_schedule
+from careline.scheduling.demo.fill import ONCE_A_YEAR
 from careline.scheduling.models import (
     Appointment,
     AppointmentEvent,
@@ -73,6 +75,16 @@ class TestFill:
         assert 0.60 <= stats.near_fill <= 0.85
         later = _count(uow, Slot.starts_at >= horizon, model=Slot)
         assert _count(uow, Slot.starts_at >= horizon, Slot.status == "busy", model=Slot) < 0.5 * later
+
+    def test_no_patient_is_double_booked_or_booked_twice_for_a_yearly_visit(
+            self, uow: UnitOfWork, stats: ScheduleStats) -> None:
+        live = uow.session.execute(select(Appointment.patient_id, Appointment.starts_at, Appointment.ends_at,
+                                          VisitType.code).join(VisitType, VisitType.id == Appointment.visit_type_id)
+                                   .where(Appointment.status == "booked")
+                                   .order_by(Appointment.patient_id, Appointment.starts_at)).all()
+        assert all(a.patient_id != b.patient_id or a.ends_at <= b.starts_at for a, b in pairwise(live))
+        yearly = [(row.patient_id, row.code) for row in live if row.code in ONCE_A_YEAR]
+        assert len(yearly) == len(set(yearly))
 
     def test_busy_slots_are_exactly_those_with_a_live_appointment(self, uow: UnitOfWork, stats: ScheduleStats) -> None:
         busy = set(uow.session.scalars(select(Slot.id).where(Slot.status == "busy")))

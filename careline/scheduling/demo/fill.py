@@ -79,6 +79,10 @@ class _Pools:
                         "prenatal": [p for p in women if age(p) < 45] or women}
 
 
+# Visits a patient has once a year at most: the fill never books one twice in the horizon.
+ONCE_A_YEAR = frozenset({"screening-mammogram", "annual-physical", "well-woman", "new-patient"})
+
+
 class FillMaker:
     def __init__(self, *, seed: int, now: datetime, visits: dict[UUID, DemoVisit],
                  template_weights: dict[UUID, list[tuple[UUID, int]]], patients: Sequence[DemoPatient],
@@ -90,7 +94,8 @@ class FillMaker:
         self.patients = patients
         self.provider_names = provider_names
         self.fill = Fill()
-        self._busy_days: set[tuple[UUID, date]] = set()
+        self._booked: dict[UUID, list[tuple[datetime, datetime]]] = {}  # each patient's times
+        self._has_visit: set[tuple[UUID, str]] = set()
         self._id_prefix = (self.rng.getrandbits(64) & ~(0xF << 12) | 0x8 << 12) << 64 | 0b10 << 62  # UUIDv8
         self._ids = 0
 
@@ -105,19 +110,19 @@ class FillMaker:
             draw = self.rng.random()
             if draw < 0.03 * rate:  # booked once, cancelled, then booked by someone else
                 self._book(slot, days_ahead, cancelled=True)
-            if draw < rate:
-                self._book(slot, days_ahead, cancelled=False)
+            if draw < rate and self._book(slot, days_ahead, cancelled=False):
                 self.fill.busy_slot_ids.append(slot.id)
             elif draw < rate + 0.02:  # cancelled, still free
                 self._book(slot, days_ahead, cancelled=True)
 
-    def _book(self, slot: SlotRow, days_ahead: int, *, cancelled: bool) -> None:
+    def _book(self, slot: SlotRow, days_ahead: int, *, cancelled: bool) -> bool:
+        """Book the slot for a suitable patient; False when none is left to book."""
         weights = self.template_weights[slot.template_id]
         visit_id = self.rng.choices([v for v, _ in weights], weights=[w for _, w in weights])[0]
         visit = self.visits[visit_id]
-        patient = self._patient(visit, slot.local_day)
+        patient = self._patient(visit, slot)
         if patient is None:
-            return
+            return False
         channel = self._channel() if not visit.requires_order else "agent"
         booked_at = self.now - timedelta(minutes=self.rng.randrange(10, 60 * 24 * min(60, days_ahead + 14)))
         by = "agent" if channel == "agent" else "self-service"
@@ -137,17 +142,23 @@ class FillMaker:
             self.fill.appointments[-1]["updated_at"] = at
             self._event(appointment_id, patient.id, at, "cancelled", by, channel,
                         {"reason": self.fill.appointments[-1]["cancel_reason"]})
+        return True
 
-    def _patient(self, visit: DemoVisit, day: date) -> DemoPatient | None:
-        """A patient the visit suits who has nothing else booked that day (a few tries, then anyone suitable)."""
+    def _patient(self, visit: DemoVisit, slot: SlotRow) -> DemoPatient | None:
+        """A patient the visit suits, free at that time and not yet booked for this visit (a few tries). A yearly
+        visit is then left unbooked rather than given twice, any other goes to someone free at that time, and
+        when nobody is, the slot stays free: a small population cannot fill every room."""
         pool = self.pools.by_rule[visit.patients]
         if not pool:
             return None
-        for _ in range(4):
-            patient = pool[self.rng.randrange(len(pool))]
-            if (patient.id, day) not in self._busy_days:
-                break
-        self._busy_days.add((patient.id, day))
+        tries = [pool[self.rng.randrange(len(pool))] for _ in range(16)]
+        free = [p for p in tries if not any(start < slot.ends_at and slot.starts_at < end
+                                            for start, end in self._booked.get(p.id, ()))]
+        first_time = [p for p in free if (p.id, visit.code) not in self._has_visit]
+        patient = first_time[0] if first_time else None if visit.code in ONCE_A_YEAR or not free else free[0]
+        if patient is not None:
+            self._booked.setdefault(patient.id, []).append((slot.starts_at, slot.ends_at))
+            self._has_visit.add((patient.id, visit.code))
         return patient
 
     def _channel(self) -> str:

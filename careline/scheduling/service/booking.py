@@ -43,6 +43,7 @@ def book(uow: UnitOfWork, actor: Actor, data: BookingIn) -> AppointmentRead:
     patient = patient_records.patient_to_act_on(uow, actor, data.patient_id)
     visit = catalog.visit_type(uow, data.visit_type_id)
     slot, info = _bookable_slot(uow, data.slot_id, visit)
+    _check_patient_free(uow, patient.id, slot)
     _check_patient_fits(uow, patient.id, visit, info)
     order_id = _order_for(uow, patient.id, visit, data.order_override)
     channel = Channel.agent if actor.role == Role.agent else data.channel  # an agent books as an agent
@@ -70,6 +71,7 @@ def reschedule(uow: UnitOfWork, actor: Actor, appointment_id: UUID, data: Resche
         raise InvalidSchedulingInput("slot_id", "The appointment is already in that slot.")
     visit = catalog.visit_type(uow, appointment.visit_type_id)
     slot, info = _bookable_slot(uow, data.slot_id, visit)
+    _check_patient_free(uow, patient.id, slot, besides=appointment.id)
     old_slot, old_start = appointment.slot_id, appointment.starts_at
     with _claiming(uow, slot, visit, patient):
         repository.free_slot(uow.session, old_slot)
@@ -142,6 +144,12 @@ def _bookable_slot(uow: UnitOfWork, slot_id: UUID, visit: VisitType) -> tuple[Sl
 
 def _minutes(slot: Slot) -> int:
     return int((slot.ends_at - slot.starts_at).total_seconds() // 60)
+
+
+def _check_patient_free(uow: UnitOfWork, patient_id: UUID, slot: Slot, *, besides: UUID | None = None) -> None:
+    """One patient cannot be in two places at once: refuse a time overlapping another of their visits."""
+    if repository.overlapping_appointment(uow.session, patient_id, slot.starts_at, slot.ends_at, besides=besides):
+        raise InvalidSchedulingInput("slot_id", "The patient already has an appointment at that time.")
 
 
 def _check_patient_fits(uow: UnitOfWork, patient_id: UUID, visit: VisitType, info: ScheduleInfo) -> None:
