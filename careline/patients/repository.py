@@ -281,6 +281,11 @@ def current_check(session: Session, *, user_id: UUID, patient_id: UUID, now: dat
         .order_by(IdentityCheck.started_at.desc()).limit(1)).first()
 
 
+def end_checks_of(session: Session, *, user_id: UUID, now: datetime) -> None:
+    session.execute(update(IdentityCheck).where(IdentityCheck.user_id == user_id, IdentityCheck.expires_at > now)
+                    .values(expires_at=now).execution_options(synchronize_session=False))
+
+
 def active_grant(session: Session, *, user_id: UUID, patient_id: UUID, now: datetime) -> BreakGlassGrant | None:
     return session.scalars(
         select(BreakGlassGrant).where(BreakGlassGrant.user_id == user_id, BreakGlassGrant.patient_id == patient_id,

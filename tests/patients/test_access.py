@@ -49,6 +49,15 @@ class TestMaskedUntilVerified:
         assert "1961" not in str(verified.details)
         assert len(_audit(uow, "patient.viewed")) == 1
 
+    def test_signing_out_ends_every_verified_contact(
+        self, uow: UnitOfWork, agent: Actor, policy: PatientPolicy
+    ) -> None:
+        patient = make_patient(uow)
+        access.verify_identity(uow, agent, policy, patient.id, RIGHT)
+        assert agent.user_id is not None
+        access.end_contacts(uow, agent.user_id)
+        assert isinstance(access.open_360(uow, agent, policy, patient.id), MaskedPatient)
+
     def test_verifying_again_is_not_a_failure(self, uow: UnitOfWork, agent: Actor, policy: PatientPolicy) -> None:
         patient = make_patient(uow)
         access.verify_identity(uow, agent, policy, patient.id, RIGHT)

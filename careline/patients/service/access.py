@@ -101,6 +101,11 @@ def _name_keys(patient: Patient) -> set[str]:
     return {rules.name_key(name) for name in names}
 
 
+def end_contacts(uow: UnitOfWork, user_id: UUID) -> None:
+    """The user signs out: every caller they verified must be verified again by whoever signs in next."""
+    repository.end_checks_of(uow.session, user_id=user_id, now=utcnow())
+
+
 def break_glass(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, patient_id: UUID, reason: str) -> None:
     """Open a restricted record for a limited time, with a reason; audited as such, supervisors alerted."""
     reason = " ".join(reason.split())
