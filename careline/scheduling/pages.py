@@ -21,6 +21,8 @@ from careline.patients.schemas import PatientRef
 from careline.patients.service import records
 from careline.scheduling.errors import OrderRequired, SchedulingError, SlotTaken
 from careline.scheduling.schemas import (
+    FIRST_DAY,
+    LAST_DAY,
     AppointmentRead,
     BookingIn,
     CalendarDate,
@@ -190,14 +192,16 @@ def book(request: Request, actor: PatientWorkers, uow: Uow, patient_id: UUID,
             reason=(form.reason or "").strip() or None, order_override=(form.order_override or "").strip() or None))
     except SlotTaken as error:
         # Straight to the next times, keeping the reason and override typed: Enter on one books it.
+        # The next times are searched with the agent's own filters, not the site-only list the refusal carries.
         visit = catalog.visit_type_read(uow, form.visit_type_id)
+        options = _search(uow, patient, form, visit.id, exclude=(form.slot_id,))
         kept = {"reason": form.reason or "", "order_override": form.order_override or ""}
-        context = _book_context(uow, patient, form, step="slots", visit=visit, options=error.next_options,
+        context = _book_context(uow, patient, form, step="slots", visit=visit, options=options,
                                 message=str(error), direct=True, kept=kept)
         return _show(request, "scheduling/_slots.html", "scheduling/_book.html", context, status_code=409)
     except SchedulingError as error:
         return _refused_booking(request, uow, patient, form, error)
-    return RedirectResponse(f"/patients/{patient.id}?booked={appointment.id}#appointments", status_code=303)
+    return RedirectResponse(f"/patients/{patient.id}?booked={appointment.id}", status_code=303)
 
 
 def _refused_booking(request: Request, uow: Uow, patient: PatientRef, form: BookForm,
@@ -235,11 +239,13 @@ def _appointment_context(uow: Uow, actor: Actor, appointment_id: UUID, *, moving
     return {"appointment": appointment, "patient": patient, "zone_label": _zone_label(patient), "message": None}
 
 
-def _reschedule_options(uow: Uow, context: dict[str, Any], filters: SlotFilters) -> list[SlotOption]:
+def _reschedule_options(uow: Uow, context: dict[str, Any], filters: SlotFilters,
+                        exclude: tuple[UUID, ...] = ()) -> list[SlotOption]:
     appointment: AppointmentRead = context["appointment"]
     if appointment.status != "booked":
         return []
-    return _search(uow, context["patient"], filters, appointment.visit_type_id, exclude=(appointment.slot_id,))
+    return _search(uow, context["patient"], filters, appointment.visit_type_id,
+                   exclude=(appointment.slot_id, *exclude))
 
 
 @router.get("/appointments/{appointment_id}/reschedule")
@@ -263,16 +269,16 @@ def reschedule(request: Request, actor: PatientWorkers, uow: Uow, appointment_id
         moved = booking.reschedule(uow, actor, appointment_id, RescheduleIn(
             slot_id=form.slot_id, reason=(form.reason or "").strip() or None))
     except SlotTaken as error:
-        return _refused_move(request, uow, context, form, str(error), 409, error.next_options)
+        return _refused_move(request, uow, context, form, str(error), 409, exclude=(form.slot_id,))
     except SchedulingError as error:
         return _refused_move(request, uow, context, form, str(error), DOMAIN_STATUS[type(error)])
-    return RedirectResponse(f"/patients/{appointment.patient_id}?rescheduled={moved.id}#appointments",
-                            status_code=303)
+    return RedirectResponse(f"/patients/{appointment.patient_id}?rescheduled={moved.id}", status_code=303)
 
 
 def _refused_move(request: Request, uow: Uow, context: dict[str, Any], form: BookForm, message: str, status: int,
-                  options: list[SlotOption] | None = None) -> Response:
-    options = options or _reschedule_options(uow, context, form)
+                  exclude: tuple[UUID, ...] = ()) -> Response:
+    """The move's times again with the refusal, searched with the agent's filters (never the taken time)."""
+    options = _reschedule_options(uow, context, form, exclude)
     context = context | {"filters": form, "options": options, "message": message,
                          "kept": {"reason": form.reason or ""}} | _choices(uow)
     return _show(request, "scheduling/_reschedule.html", "scheduling/_reschedule.html", context, status_code=status)
@@ -300,8 +306,7 @@ def cancel(request: Request, actor: PatientWorkers, uow: Uow, appointment_id: UU
         context["message"] = str(error)
         return _show(request, "scheduling/_cancel.html", "scheduling/_cancel.html", context,
                      status_code=DOMAIN_STATUS[type(error)])
-    return RedirectResponse(f"/patients/{appointment.patient_id}?cancelled={appointment.id}#appointments",
-                            status_code=303)
+    return RedirectResponse(f"/patients/{appointment.patient_id}?cancelled={appointment.id}", status_code=303)
 
 
 # --- the provider calendar -----------------------------------------------------------------------------
@@ -326,8 +331,11 @@ def schedule_calendar(request: Request, actor: PatientWorkers, uow: Uow,
     days = [(first + timedelta(days=n), [e for e in entries if e.local_start.date() == first + timedelta(days=n)])
             for n in range(length)]
     step = timedelta(days=length)
+    # No link past the calendar's bounds: the next or previous day or week would only be refused.
     context |= {"day": day, "today": today, "days": days, "entries": entries,
-                "previous": first - step, "next": first + step,
+                "first_day": FIRST_DAY, "last_day": LAST_DAY,
+                "previous": max(first - step, FIRST_DAY) if first > FIRST_DAY else None,
+                "next": first + step if first + step <= LAST_DAY else None,
                 "free": sum(1 for e in entries if e.status == "free"),
                 "booked": sum(1 for e in entries if e.appointment_id is not None)}
     return render(request, "scheduling/calendar.html", context)

@@ -30,12 +30,22 @@ def count_of(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+# Codes whose words are not simply the code's own, written out (e.g. specialties: "obgyn" is "OB/GYN").
+_CODE_LABELS = {"obgyn": "OB/GYN", "ent": "ENT"}
+
+
+def code_label(code: str) -> str:
+    """A stored code as people say it: 'family_medicine' is 'Family medicine', 'obgyn' is 'OB/GYN'."""
+    return _CODE_LABELS.get(code) or code.replace("_", " ").capitalize()
+
+
 def _environment() -> Environment:
     folders = sorted(str(path) for path in _PACKAGE.glob("*/templates") if path.is_dir())
     env = Environment(loader=FileSystemLoader(folders), autoescape=select_autoescape(), auto_reload=False)
     env.globals["version"] = __version__
     env.filters["replace_page"] = replace_page
     env.filters["count_of"] = count_of
+    env.filters["code_label"] = code_label
     env.filters["language_name"] = language_name
     return env
 

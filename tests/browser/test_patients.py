@@ -100,3 +100,48 @@ def test_restricted_record_needs_a_reason_and_alerts_the_supervisor(page: Page, 
     page.get_by_role("button", name="Acknowledge").click()
     expect(page.get_by_text("Nothing needs your attention.")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/$"))
+
+
+@pytest.fixture
+def long_record_id(live_settings: Settings) -> str:
+    """A record with long values: an e-mail and address, many tags, results with long names."""
+    with unit_of_work(live_settings) as uow:
+        patient = make_patient(uow, given="Lorena", family="Perelló", phones=(("+16175556337", "mobile"),),
+                               language="es", mrn="MRN-2001")
+        patient.email = "lorena.perello53.long.address@example-hospital-network.org"
+        patient.address_line, patient.city = "230 Mckay Place, Building C, Apartment 1204", "Framingham"
+        patient.alerts = ["needs interpreter (Spanish)"]
+        patient.tags = ["diabetes-program", "high-risk", "portal-user", "transport-needed"]
+        for code, display in (("4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood"),
+                              ("85354-9", "Blood pressure panel with all children optional"),
+                              ("39156-5", "Body mass index (BMI) [Ratio]")):
+            uow.session.add(Observation(patient_id=patient.id, code=code, display=display, value=7.4, unit="%",
+                                        components=[]))
+        uow.commit()
+        return str(patient.id)
+
+
+@pytest.mark.parametrize("width", [1366, 1024, 390])
+def test_a_long_record_fits_its_cards_at_any_width(page: Page, long_record_id: str, width: int) -> None:
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page, "alex")
+    page.goto(f"/patients/{long_record_id}")
+    page.get_by_label("Full name").fill("Lorena Perelló")
+    page.get_by_label("Date of birth").fill("1961-02-03")
+    page.get_by_label("Date of birth").press("Enter")
+    expect(page.get_by_role("heading", name="Lorena Perelló", exact=True)).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    overflowing = page.evaluate("""() => [...document.querySelectorAll('.grid-360 .card')].flatMap(card => {
+        const edge = card.getBoundingClientRect().right;
+        return [...card.querySelectorAll('dt, dd, td')].filter(cell => cell.getBoundingClientRect().right > edge + 1)
+            .map(cell => cell.textContent.trim());
+    })""")
+    assert overflowing == []
+    book = page.get_by_role("link", name="Book appointment").bounding_box()
+    heading = page.get_by_role("heading", name="Lorena Perelló", exact=True).bounding_box()
+    assert book is not None
+    assert heading is not None
+    if width > 640:  # the button sits beside the name, however many tags there are
+        assert book["y"] < heading["y"] + heading["height"]
+    check_accessibility(page)
+    screenshot(page, f"patient-360-long-{width}")

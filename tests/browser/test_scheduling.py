@@ -108,8 +108,12 @@ def test_agent_books_reschedules_and_cancels_a_mammogram(page: Page, live_settin
     page.keyboard.type("Order faxed by the PCP, not scanned yet")
     page.keyboard.press("Enter")
 
-    # Back on the 360 page: the confirmation with the preparation, the appointment and the timeline line.
+    # Back on the 360 page: the confirmation (focused, in view) with the preparation, the appointment marked
+    # as new, and the timeline line.
     confirmation = page.locator("#scheduling-done")
+    expect(confirmation).to_be_focused()
+    expect(confirmation).to_be_in_viewport()
+    expect(page.locator(".appointment.is-new")).to_contain_text("Just booked")
     expect(confirmation).to_contain_text(f"Booked: Screening mammogram on {chosen}")
     expect(confirmation).to_contain_text("No deodorant or powder on the day.")
     appointments = page.locator("#appointments")
@@ -131,6 +135,7 @@ def test_agent_books_reschedules_and_cancels_a_mammogram(page: Page, live_settin
     screenshot(page, "scheduling-reschedule")
     page.keyboard.press("Enter")
     expect(page.locator("#scheduling-done")).to_contain_text(f"Rescheduled: Screening mammogram on {new_time}")
+    expect(page.locator("#scheduling-done")).to_be_focused()
     expect(page.locator(".timeline").get_by_text(
         re.compile(rf"Rescheduled Screening mammogram from {WHEN} to {new_time}"))).to_be_visible()
 
@@ -167,11 +172,28 @@ def test_panel_closes_and_gives_focus_back(page: Page, ana_id: str) -> None:
     expect(page.get_by_role("link", name="Book appointment")).to_be_focused()
 
 
+def test_the_panel_by_keyboard_alone(page: Page, ana_id: str) -> None:
+    sign_in(page, "alex")
+    _open_and_verify(page, ana_id)
+    book_button = page.get_by_role("link", name="Book appointment")
+    expect(book_button).to_have_attribute("aria-keyshortcuts", "Alt+Shift+B")
+    page.keyboard.press("Alt+Shift+B")
+    visit = page.get_by_label("1. Visit type")
+    expect(visit).to_be_focused()
+    visit.select_option(label="Annual exam (30 min)")
+    visit.press("Enter")  # step 1 is sent from the select itself
+    expect(page.locator(".slot-option")).to_have_count(10)
+    expect(page.locator(".slot-option").first).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#booking")).to_have_count(0)
+    expect(book_button).to_be_focused()
+
+
 def test_calendar_shows_free_and_booked_slots_without_names(page: Page, booked_day: date, ana_id: str) -> None:
     sign_in(page, "alex")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Schedule").click()
     expect(page.get_by_role("heading", name=re.compile("^Schedule: "))).to_be_visible()
-    page.get_by_label("Provider or resource").select_option(label="Dana Whitfield (main) (family medicine)")
+    page.get_by_label("Provider or resource").select_option(label="Dana Whitfield (main) (Family medicine)")
     page.get_by_label("Day", exact=True).fill(booked_day.isoformat())
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_role("heading", name="Schedule: Dana Whitfield (main)")).to_be_visible()

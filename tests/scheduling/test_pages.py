@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 from uuid import UUID
 
 import pytest
@@ -12,16 +12,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from careline.actor import Actor, Role
-from careline.db import UnitOfWork
+from careline.db import UnitOfWork, utcnow
 from careline.patients.models import Patient
 from careline.scheduling.models import Appointment
-from careline.scheduling.schemas import BookingIn, SlotSearch
-from careline.scheduling.service import booking, history, slots
+from careline.scheduling.schemas import BookingIn, ProviderIn, ScheduleIn, SlotSearch, TemplateIn, VisitTypeIn
+from careline.scheduling.service import booking, catalog, history, slots
 from careline.web.csrf import SESSION_COOKIE
 from tests.conftest import csrf_from
 from tests.factories.auth import make_session, make_user
 from tests.factories.patients import make_patient
-from tests.factories.scheduling import Clinic, make_clinic
+from tests.factories.scheduling import ADMIN, WEEKDAYS, Clinic, make_clinic
 
 SLOT_BUTTON = re.compile(r'name="slot_id" value="([0-9a-f-]{36})"')
 HTMX = {"HX-Request": "true"}
@@ -144,14 +144,30 @@ def _book_directly(uow: UnitOfWork, desk: Desk, slot_id: str) -> None:
     uow.commit()
 
 
+def _add_afternoon_colleague(uow: UnitOfWork, clinic: Clinic) -> None:
+    """A male, English-only family physician at the same site, afternoons: what the agent's filters leave out."""
+    provider = catalog.create_provider(uow, ADMIN, ProviderIn(
+        name="Lee Okafor", credentials="MD", specialty="family_medicine", gender="male", languages=["en"]))
+    schedule = catalog.create_schedule(uow, ADMIN, ScheduleIn(site_id=clinic.site_id, provider_id=provider.id))
+    catalog.add_template(uow, ADMIN, schedule.id, TemplateIn(
+        weekdays=WEEKDAYS, start_time=time(13), end_time=time(17), slot_minutes=30, visit_type_ids=[clinic.annual_id]))
+    slots.generate(uow, first_day=utcnow().date() + timedelta(days=1), days=14, schedule_ids=[schedule.id])
+    uow.commit()
+
+
 class TestBook:
     def test_booking_returns_to_the_360_page_with_the_appointment_and_its_timeline_line(self, verified: Desk) -> None:
         slot_id = verified.options(verified.clinic.annual_id)[0]
         response = verified.book(slot_id=slot_id, visit_type_id=verified.clinic.annual_id, reason="yearly check")
         assert response.status_code == 303
         assert response.headers["location"].startswith(f"/patients/{verified.patient.id}?booked=")
+        assert "#" not in response.headers["location"]  # the page opens at its top, on the confirmation
         html = verified.client.get(response.headers["location"]).text
         assert "Booked: Annual exam on" in html
+        assert 'role="status" id="scheduling-done" tabindex="-1" data-focus-on-load' in html
+        appointment_id = response.headers["location"].split("booked=")[1]
+        assert f'<li class="appointment is-new" id="appointment-{appointment_id}">' in html
+        assert "Just booked" in html
         assert 'id="appointments-heading">Upcoming appointments' in html
         assert re.search(r"Booked Annual exam for \w{3} \d{1,2} \w{3} 8:00 AM", html)
         assert "Dana Whitfield (main)" in html
@@ -174,6 +190,31 @@ class TestBook:
         assert 'name="reason" value="knee pain"' in response.text  # Enter on a next time books it as typed
         again = verified.book(slot_id=options[0], visit_type_id=verified.clinic.annual_id, reason="knee pain")
         assert again.status_code == 303
+
+    def test_the_next_times_after_a_slot_taken_keep_the_agents_filters(
+        self, verified: Desk, uow: UnitOfWork
+    ) -> None:
+        _add_afternoon_colleague(uow, verified.clinic)
+        assert "Lee Okafor" in verified.client.get(f"/patients/{verified.patient.id}/book/slots", params={
+            "visit_type_id": str(verified.clinic.annual_id)}).text  # the site's list would offer him
+        first = verified.options(verified.clinic.annual_id, provider_gender="female")[0]
+        _book_directly(uow, verified, first)
+        response = verified.book(slot_id=first, visit_type_id=verified.clinic.annual_id, provider_gender="female")
+        assert response.status_code == 409
+        options = SLOT_BUTTON.findall(response.text)
+        assert len(options) == 10
+        assert first not in options
+        assert "Lee Okafor" not in response.text
+        assert options == verified.options(verified.clinic.annual_id, provider_gender="female")
+
+    def test_visit_types_are_listed_regardless_of_case(self, verified: Desk, uow: UnitOfWork) -> None:
+        catalog.create_visit_type(uow, ADMIN, VisitTypeIn(
+            code="ct", name="CT scan", duration_minutes=20, resource_kind="ct"))
+        catalog.create_visit_type(uow, ADMIN, VisitTypeIn(
+            code="cardio", name="Cardiology consult", duration_minutes=40, specialties=["cardiology"]))
+        uow.commit()
+        html = verified.client.get(f"/patients/{verified.patient.id}/book", headers=HTMX).text
+        assert html.index("Annual exam") < html.index("Cardiology consult") < html.index("CT scan")
 
     def test_a_test_without_an_order_needs_an_override_reason(self, verified: Desk) -> None:
         slot_id = verified.options(verified.clinic.mammogram_id)[0]
@@ -222,6 +263,33 @@ class TestReschedule:
         assert "Rescheduled: Annual exam on" in html
         assert re.search(r"Rescheduled Annual exam from \w{3} \d{1,2} \w{3} 8:00 AM to ", html)
         assert "reason: work shift" in html
+
+    def test_a_time_just_taken_offers_the_next_with_the_agents_filters(
+        self, booked: tuple[Desk, str], uow: UnitOfWork
+    ) -> None:
+        desk, appointment_id = booked
+        _add_afternoon_colleague(uow, desk.clinic)
+        form = desk.client.get(f"/appointments/{appointment_id}/reschedule", params={"provider_gender": "female"})
+        wanted = SLOT_BUTTON.findall(form.text)[0]
+        _book_directly(uow, desk, wanted)
+        response = desk.client.post(f"/appointments/{appointment_id}/reschedule", data={
+            "csrf_token": desk.token, "slot_id": wanted, "provider_gender": "female"})
+        assert response.status_code == 409
+        options = SLOT_BUTTON.findall(response.text)
+        assert options
+        assert wanted not in options
+        assert "Lee Okafor" not in response.text
+
+    def test_moving_returns_to_the_confirmation_and_marks_the_appointment(self, booked: tuple[Desk, str]) -> None:
+        desk, appointment_id = booked
+        wanted = SLOT_BUTTON.findall(desk.client.get(f"/appointments/{appointment_id}/reschedule").text)[0]
+        response = desk.client.post(f"/appointments/{appointment_id}/reschedule", follow_redirects=False,
+                                    data={"csrf_token": desk.token, "slot_id": wanted})
+        assert response.headers["location"] == f"/patients/{desk.patient.id}?rescheduled={appointment_id}"
+        html = desk.client.get(response.headers["location"]).text
+        assert 'tabindex="-1" data-focus-on-load' in html
+        assert f'class="appointment is-new" id="appointment-{appointment_id}"' in html
+        assert "Just moved here" in html
 
     def test_no_time_chosen_is_a_422(self, booked: tuple[Desk, str]) -> None:
         desk, appointment_id = booked
@@ -305,6 +373,27 @@ class TestCalendar:
                                                     "view": "week"}).text
         assert html.count('class="card calendar-day') == 7
         assert "Next week →" in html
+
+    def test_the_calendar_stays_within_its_years(self, desk: Desk) -> None:
+        params = {"schedule_id": str(desk.clinic.schedule_id), "view": "week"}
+        html = desk.client.get("/schedule", params=params | {"day": "2100-12-31"}).text
+        assert 'min="2000-01-01"' in html
+        assert 'max="2100-12-31"' in html
+        assert "Next week" not in html
+        assert "day=2100-12-20\" rel=\"prev\"" in html
+        assert ">Mon 27 Dec 2100" in html  # another year than this one says which
+        first = desk.client.get("/schedule", params=params | {"day": "2000-01-01"}).text
+        assert "Previous week" not in first
+        assert "day=2000-01-03\" rel=\"next\"" in first
+        second = desk.client.get("/schedule", params=params | {"day": "2000-01-03"}).text
+        assert "day=2000-01-01\" rel=\"prev\"" in second  # the week before, from its first day in range
+        assert desk.client.get("/schedule", params=params | {"day": "2000-01-01"}).status_code == 200
+
+    def test_the_specialty_is_written_out(self, desk: Desk) -> None:
+        html = desk.client.get("/schedule", params={"schedule_id": str(desk.clinic.schedule_id)}).text
+        assert "Main Street Clinic · Family medicine ·" in html
+        assert "Dana Whitfield (main) (Family medicine)" in html
+        assert "family_medicine" not in html
 
     def test_the_calendar_is_in_the_navigation(self, desk: Desk) -> None:
         assert '<a href="/schedule"' in desk.client.get("/patients").text

@@ -125,7 +125,7 @@ def list_providers(uow: UnitOfWork) -> list[ProviderRead]:
 
 
 def list_visit_types(uow: UnitOfWork, *, active_only: bool = True) -> list[VisitTypeRead]:
-    rows = repository.all_of(uow.session, VisitType, VisitType.name)
+    rows = sorted(repository.all_of(uow.session, VisitType, VisitType.name), key=lambda v: v.name.casefold())
     return [VisitTypeRead.model_validate(v) for v in rows if v.active or not active_only]
 
 

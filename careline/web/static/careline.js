@@ -52,11 +52,49 @@
     if (opener && document.body.contains(opener)) { opener.focus(); }
   }
 
+  // Alt+Shift+B opens the booking panel in every browser (the accesskey alone is Alt+B in some).
+  function bookShortcut(event) {
+    if (!event.altKey || !event.shiftKey || event.ctrlKey || event.metaKey || event.code !== "KeyB") { return; }
+    var button = document.querySelector("[data-book-button]");
+    if (!button) { return; }
+    event.preventDefault();
+    button.focus();
+    button.click();
+  }
+
+  // Escape closes the panel the focus is in, as its "Close" does (focus back on what opened it).
+  function escapeClosesPanel(event) {
+    if (event.key !== "Escape" || event.defaultPrevented) { return; }
+    var panel = event.target.closest ? event.target.closest("[data-panel]") : null;
+    var close = panel && panel.id ? panel.querySelector("[data-close-panel]") : null;
+    if (close) { event.preventDefault(); close.click(); }
+  }
+
+  // Enter on the visit type starts the search (step 1) instead of only opening the list.
+  function enterSubmitsVisitType(event) {
+    if (event.key !== "Enter" || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) { return; }
+    var select = event.target;
+    if (select.tagName !== "SELECT" || !select.hasAttribute("data-enter-submits") || !select.form) { return; }
+    event.preventDefault();
+    if (select.form.requestSubmit) { select.form.requestSubmit(); } else { select.form.submit(); }
+  }
+
+  // After booking, rescheduling or cancelling, the confirmation takes the focus (and so comes into view):
+  // it holds what to read to the caller.
+  function focusConfirmation() {
+    var done = document.querySelector("[data-focus-on-load]");
+    if (done) { done.focus(); }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     startIdleTimer();
+    focusConfirmation();
     document.body.addEventListener("htmx:beforeSwap", swapRefusals);
     document.body.addEventListener("htmx:beforeRequest", rememberOpener);
     document.addEventListener("keydown", moveBetweenOptions);
+    document.addEventListener("keydown", bookShortcut);
+    document.addEventListener("keydown", escapeClosesPanel);
+    document.addEventListener("keydown", enterSubmitsVisitType);
     document.addEventListener("click", closePanel);
   });
 })();
