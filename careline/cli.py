@@ -243,10 +243,10 @@ def scheduling_generate_slots(
     Booked slots are never touched; free slots that no longer match are removed. Run it daily (the horizon
     rolls forward) and after changing templates.
     """
-    with _work("scheduling generate-slots") as (uow, _actor), Progress(transient=True) as bar:
+    with _work("scheduling generate-slots") as (uow, actor), Progress(transient=True) as bar:
         task = bar.add_task("Generating slots", total=None)
-        report = scheduling_slots.generate(
-            uow, days=days, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        report = scheduling_slots.regenerate(
+            uow, actor, days=days, progress=lambda done, total: bar.update(task, completed=done, total=total))
         uow.commit()
     typer.echo(f"{report.schedules} schedules: {report.created:,} slots created, {report.removed:,} removed, "
                f"{report.kept_booked:,} booked slots kept.")

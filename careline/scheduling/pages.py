@@ -46,7 +46,16 @@ DAY_PARTS = {"morning": "Morning (before noon)", "afternoon": "Afternoon (noon t
 GENDERS = {"female": "Female", "male": "Male", "other": "Other"}
 
 
-class SlotFilters(BaseModel):
+class _Choices(BaseModel):
+    """Form or query fields where an empty value means "any" (the default)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_means_default(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class SlotFilters(_Choices):
     """What the agent chose in the panel; carried from step to step so nothing is lost."""
 
     visit_type_id: UUID | None = None
@@ -54,11 +63,6 @@ class SlotFilters(BaseModel):
     provider_gender: Literal["female", "male", "other"] | None = None
     language: str | None = Field(default=None, max_length=12)
     day_part: DayPart | None = None
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _blank_means_any(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
 
     def params(self) -> dict[str, str]:
         """The chosen values as form fields (hidden inputs, query strings)."""
@@ -75,15 +79,10 @@ class BookForm(ConfirmQuery):
     order_override: str | None = Field(default=None, max_length=300)
 
 
-class CalendarQuery(BaseModel):
+class CalendarQuery(_Choices):
     schedule_id: UUID | None = None
     day: CalendarDate | None = None
     view: Literal["day", "week"] = "day"
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _blank_means_default(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
 
 
 def _is_htmx(request: Request) -> bool:
@@ -100,7 +99,7 @@ def _show(request: Request, fragment: str, page_inner: str, context: dict[str, A
 
 
 def _zone(patient: PatientRef) -> ZoneInfo | None:
-    return slots.zone_named(patient.time_zone)
+    return catalog.zone_named(patient.time_zone)
 
 
 def _zone_label(patient: PatientRef) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -103,16 +103,13 @@ def set_status(uow: UnitOfWork, actor: Actor, appointment_id: UUID, status: Appo
         raise InvalidSchedulingInput("status", "Cancel with a reason instead.")
     appointment = _appointment(uow, appointment_id)
     patient = patient_records.patient_to_read(uow, actor, appointment.patient_id)
-    if status != AppointmentStatus.booked and _site_day(uow, appointment, appointment.starts_at) > \
-            _site_day(uow, appointment, utcnow()):
-        raise InvalidSchedulingInput("status", "That appointment is on a later day.")
+    site_zone = ZoneInfo(catalog.schedule_info(uow, appointment.schedule_id).time_zone)
+    if status != AppointmentStatus.booked and \
+            appointment.starts_at.astimezone(site_zone).date() > utcnow().astimezone(site_zone).date():
+        raise InvalidSchedulingInput("status", "That appointment is on a later day (at the site).")
     _move(appointment, status.value)
     _record(uow, actor, appointment, status.value, Channel.agent, {})
     return read_one(uow, appointment, patient.time_zone)
-
-
-def _site_day(uow: UnitOfWork, appointment: Appointment, moment: datetime) -> date:
-    return moment.astimezone(ZoneInfo(catalog.schedule_info(uow, appointment.schedule_id).time_zone)).date()
 
 
 def _move(appointment: Appointment, target: str) -> None:
@@ -207,7 +204,7 @@ def _live_slot_violation(error: IntegrityError) -> bool:
 def _next_options(uow: UnitOfWork, slot: Slot, visit: VisitType, patient: PatientRef) -> list[SlotOption]:
     info = catalog.schedule_info(uow, slot.schedule_id)
     search = SlotSearch(visit_type_id=visit.id, site_id=info.site_id, limit=NEXT_OPTIONS)
-    return slots.first_available(uow, search, zone=slots.zone_named(patient.time_zone), exclude=[slot.id])
+    return slots.first_available(uow, search, zone=catalog.zone_named(patient.time_zone), exclude=[slot.id])
 
 
 def _record(uow: UnitOfWork, actor: Actor, appointment: Appointment, kind: str, channel: Channel,

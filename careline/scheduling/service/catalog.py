@@ -52,11 +52,18 @@ def _audit(uow: UnitOfWork, actor: Actor, action: str, subject_type: str, subjec
     audit.record(uow, actor, action, subject_type=subject_type, subject_id=subject_id)
 
 
-def create_site(uow: UnitOfWork, actor: Actor, data: SiteIn) -> SiteRead:
+def zone_named(name: str | None) -> ZoneInfo | None:
+    """The IANA zone by name (None for none); an unknown name is the caller's mistake."""
+    if not name:
+        return None
     try:
-        ZoneInfo(data.time_zone)
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise InvalidSchedulingInput("time_zone", "Use an IANA time zone such as America/New_York.") from error
+
+
+def create_site(uow: UnitOfWork, actor: Actor, data: SiteIn) -> SiteRead:
+    zone_named(data.time_zone)
     site = Site(**data.model_dump())
     _insert(uow, site, field="code", taken="A site with this code already exists.")
     _audit(uow, actor, "scheduling.site_created", "site", site.id)
@@ -100,9 +107,7 @@ def create_schedule(uow: UnitOfWork, actor: Actor, data: ScheduleIn) -> Schedule
 
 
 def schedule_read(info: ScheduleInfo) -> ScheduleRead:
-    return ScheduleRead(id=info.id, site_id=info.site_id, site_name=info.site_name, time_zone=info.time_zone,
-                        provider_id=info.provider_id, resource_id=info.resource_id, actor_name=info.actor_name,
-                        specialty=info.specialty, active=info.active)
+    return ScheduleRead.model_validate(info)
 
 
 def schedule_info(uow: UnitOfWork, schedule_id: UUID) -> ScheduleInfo:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from careline import audit
 from careline.actor import Actor
@@ -17,7 +17,7 @@ from careline.scheduling.errors import InvalidSchedulingInput, NotFound
 from careline.scheduling.models import AvailabilityException, AvailabilityTemplate, Slot, VisitType
 from careline.scheduling.repository import ScheduleInfo
 from careline.scheduling.schemas import GenerationReport, SlotOption, SlotRead, SlotSearch
-from careline.scheduling.service.catalog import block_of, schedule_info, visit_type
+from careline.scheduling.service.catalog import block_of, schedule_info, visit_type, zone_named
 
 HORIZON_DAYS = 90
 Progress = Callable[[int, int], None]
@@ -94,15 +94,6 @@ def _wanted(templates: list[AvailabilityTemplate], first: date, last: date, zone
     return wanted
 
 
-def zone_named(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise InvalidSchedulingInput("time_zone", "Use an IANA time zone such as America/New_York.") from error
-
-
 def first_available(
     uow: UnitOfWork, search: SlotSearch, *, zone: ZoneInfo | None, new_patient: bool = False,
     exclude: Iterable[UUID] = (),
@@ -161,9 +152,9 @@ def _offer(info: ScheduleInfo, slot_id: UUID, starts_at: datetime, ends_at: date
 
 
 def regenerate(uow: UnitOfWork, actor: Actor, *, first_day: date | None = None, days: int = HORIZON_DAYS,
-               schedule_ids: list[UUID] | None = None) -> GenerationReport:
-    """``generate`` on an administrator's request, audited."""
-    report = generate(uow, first_day=first_day, days=days, schedule_ids=schedule_ids)
+               schedule_ids: list[UUID] | None = None, progress: Progress | None = None) -> GenerationReport:
+    """``generate`` on an administrator's request (API or CLI), audited."""
+    report = generate(uow, first_day=first_day, days=days, schedule_ids=schedule_ids, progress=progress)
     audit.record(uow, actor, "scheduling.slots_generated", details=report.model_dump() | {"days": days})
     return report
 
