@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from careline.auth.policy import SecurityPolicy
 from careline.db import make_engine, make_sessionmaker
 from careline.db.migrate import ensure_schema
+from careline.live import Bus, make_bus
 from careline.logs import configure_logging
 from careline.patients.policy import PatientPolicy
 from careline.routes import ROUTERS
+from careline.routing.tasks import RoutingLoop
 from careline.settings import Settings
 from careline.web.csrf import csrf_protect
 from careline.web.deps import assert_every_route_guarded
@@ -27,26 +29,43 @@ STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 # Requests holding a database connection at once (see web.deps.get_uow): one pooled connection each, and
 # well under the 40 worker threads that run their dependencies, routes and commits.
 DB_REQUESTS = 16
+BACKGROUND_CONNECTIONS = 2  # the routing loop, and a desktop's screen pop being built
 
 
-def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Session] | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Session] | None = None,
+               routing_loop: bool | None = None) -> FastAPI:
     """Build the app. Pass ``sessions`` to run on an existing connection (tests); otherwise the lifespan
-    opens the configured database, migrating the embedded SQLite one to head."""
+    opens the configured database, migrating the embedded SQLite one to head.
+
+    The routing loop (the ACD) runs unless ``routing_loop`` is False; tests on a shared connection leave it
+    off by default and run engine passes themselves.
+    """
     settings = settings or Settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
+    run_routing = sessions is None if routing_loop is None else routing_loop
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db_gate = asyncio.Semaphore(DB_REQUESTS)  # bound to the loop that serves the requests
-        if sessions is not None:
-            app.state.sessionmaker = sessions
+        engine = None
+        if sessions is None:
+            engine = make_engine(settings.effective_database_url, pool_size=DB_REQUESTS + BACKGROUND_CONNECTIONS,
+                                 max_overflow=0)
+            ensure_schema(engine)
+        app.state.sessionmaker = sessions or make_sessionmaker(engine)
+        app.state.bus = make_bus(settings.redis_url)
+        await app.state.bus.start()
+        loop = RoutingLoop(app.state.sessionmaker, app.state.bus) if run_routing else None
+        if loop:
+            loop.start()
+        try:
             yield
-            return
-        engine = make_engine(settings.effective_database_url, pool_size=DB_REQUESTS, max_overflow=0)
-        ensure_schema(engine)
-        app.state.sessionmaker = make_sessionmaker(engine)
-        yield
-        engine.dispose()
+        finally:
+            if loop:
+                await loop.stop()
+            await app.state.bus.stop()
+            if engine is not None:
+                engine.dispose()
 
     app = FastAPI(
         title="Careline",
@@ -61,6 +80,7 @@ def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Sessi
     app.state.policy = SecurityPolicy.from_settings(settings)
     app.state.patient_policy = PatientPolicy.from_settings(settings)
     app.state.db_gate = asyncio.Semaphore(DB_REQUESTS)
+    app.state.bus = Bus()
     if sessions is not None:
         app.state.sessionmaker = sessions
     for router in ROUTERS:

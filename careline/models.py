@@ -4,8 +4,9 @@ from careline.audit import models as audit_models
 from careline.auth import models as auth_models
 from careline.db import Base
 from careline.patients import models as patient_models
+from careline.routing import models as routing_models
 from careline.scheduling import models as scheduling_models
 
 metadata = Base.metadata
 
-__all__ = ["audit_models", "auth_models", "metadata", "patient_models", "scheduling_models"]
+__all__ = ["audit_models", "auth_models", "metadata", "patient_models", "routing_models", "scheduling_models"]

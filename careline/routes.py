@@ -11,6 +11,7 @@ from careline.fhir import scheduling_api as fhir_scheduling_api
 from careline.home import pages as home_pages
 from careline.patients import api as patients_api
 from careline.patients import pages as patients_pages
+from careline.routing import api as routing_api
 from careline.scheduling import api as scheduling_api
 from careline.scheduling import pages as scheduling_pages
 from careline.web import system
@@ -28,4 +29,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     scheduling_pages.router,
     scheduling_api.router,
     fhir_scheduling_api.router,
+    routing_api.router,
 )

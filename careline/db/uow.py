@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,6 +14,7 @@ class UnitOfWork:
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self._factory = factory
         self._session: Session | None = None
+        self._notices: list[tuple[str, dict[str, Any]]] = []
 
     def __enter__(self) -> Self:
         self._session = self._factory()
@@ -29,6 +30,7 @@ class UnitOfWork:
         session.rollback()  # a no-op after commit(); undoes everything otherwise
         session.close()
         self._session = None
+        self._notices = []
 
     @property
     def session(self) -> Session:
@@ -45,3 +47,12 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+
+    def notify(self, channel: str, payload: dict[str, Any]) -> None:
+        """Queue a live notice (for desktops, wallboards, the routing engine); sent only if the work commits."""
+        self._notices.append((channel, payload))
+
+    def take_notices(self) -> list[tuple[str, dict[str, Any]]]:
+        """The notices of the committed work, handed once to whoever publishes them (see ``careline.live``)."""
+        notices, self._notices = self._notices, []
+        return notices

@@ -43,6 +43,7 @@ async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
                 await run_in_threadpool(uow.commit)  # keep the audit entry of the refusal, then report it
                 raise
             await run_in_threadpool(uow.commit)  # the only commit of a request
+            await request.app.state.bus.publish(uow.take_notices())
         finally:
             await run_in_threadpool(uow.close)
 

@@ -36,6 +36,7 @@ from careline.patients.errors import (
     RestrictedRecord,
     VerificationLocked,
 )
+from careline.routing import errors as routing_errors
 from careline.scheduling.errors import (
     InvalidSchedulingInput,
     NotFound,
@@ -69,6 +70,11 @@ DOMAIN_STATUS: dict[type[Exception], int] = {
     OrderRequired: 422,
     SlotTaken: 409,
     WrongStatus: 409,
+    routing_errors.NotFound: 404,
+    routing_errors.InvalidRoutingInput: 422,
+    routing_errors.WrongState: 409,
+    routing_errors.NotYours: 403,
+    routing_errors.NoCapacity: 409,
 }
 
 
@@ -116,7 +122,8 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 
 
 def _error_fields(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, InvalidUserInput | InvalidPatientInput | InvalidSchedulingInput):
+    if isinstance(exc, InvalidUserInput | InvalidPatientInput | InvalidSchedulingInput
+                  | routing_errors.InvalidRoutingInput):
         return {"field": exc.field}
     if isinstance(exc, SlotTaken):
         return {"next_options": [option.model_dump(mode="json") for option in exc.next_options]}
@@ -169,6 +176,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AuditUnavailable, _domain_error)
     app.add_exception_handler(PatientError, _domain_error)
     app.add_exception_handler(SchedulingError, _domain_error)
+    app.add_exception_handler(routing_errors.RoutingError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(sqlalchemy.exc.TimeoutError, _database_busy)
     app.add_exception_handler(sqlalchemy.exc.OperationalError, _database_busy)

@@ -19,12 +19,17 @@ def lookup_by_phone(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, number
 
     Mobile before home before work, then the most recent contact. Raises InvalidPhone for a non-number.
     """
-    e164 = rules.normalise_phone(number, default_region=policy.default_region)
+    number_e164 = e164(policy, number)
     now = utcnow()
     matches = [summary(row, visible=may_open_restricted(uow, actor, row, now), phone_use=row.use)
-               for row in repository.by_phone(uow.session, e164)]
+               for row in repository.by_phone(uow.session, number_e164)]
     audit.record(uow, actor, "patient.lookup", details={"matches": len(matches)})
     return matches
+
+
+def e164(policy: PatientPolicy, number: str) -> str:
+    """A number as stored and matched (E.164). Raises InvalidPhone for a non-number."""
+    return rules.normalise_phone(number, default_region=policy.default_region)
 
 
 def search_patients(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, criteria: SearchCriteria) -> SearchPage:

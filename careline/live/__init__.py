@@ -1,0 +1,138 @@
+"""Live notices: what desktops, wallboards and the routing engine hear about, the moment work commits.
+
+A notice is a small JSON-able dict on a named channel (``agent:<id>``, ``center``, ``routing``). Notices are
+hints, not records: everything they announce is already in the database, so a listener that missed one
+re-reads the state (a desktop does so when its stream reconnects). That is why they may be published after
+the commit, outside any transaction, and why a slow listener may lose old notices rather than hold the sender.
+
+``Bus`` fans notices out inside one process. With ``CARELINE_REDIS_URL`` set, ``RedisBus`` sends every notice
+through Redis pub/sub and fans out what it hears, so several app processes serve one center.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Any
+
+import structlog
+
+Notice = tuple[str, dict[str, Any]]
+LISTENER_BACKLOG = 256
+REDIS_PREFIX = "careline:"
+log = structlog.get_logger(__name__)
+
+
+class Listener:
+    """One subscriber's inbox: bounded, dropping the oldest notice when a reader falls behind."""
+
+    def __init__(self, channels: Iterable[str]) -> None:
+        self.channels = frozenset(channels)
+        self._inbox: asyncio.Queue[Notice] = asyncio.Queue(LISTENER_BACKLOG)
+
+    def put(self, notice: Notice) -> None:
+        if self._inbox.full():
+            self._inbox.get_nowait()
+        self._inbox.put_nowait(notice)
+
+    def drain(self) -> int:
+        """Drop what is waiting (a listener that only needs to know *that* something happened)."""
+        dropped = 0
+        while not self._inbox.empty():
+            self._inbox.get_nowait()
+            dropped += 1
+        return dropped
+
+    async def get(self, timeout: float | None = None) -> Notice | None:
+        """The next notice, or None after ``timeout`` seconds without one."""
+        try:
+            return await asyncio.wait_for(self._inbox.get(), timeout)
+        except TimeoutError:
+            return None
+
+
+class Bus:
+    """In-process fan-out. Publish and listen from the event loop's thread."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, set[Listener]] = defaultdict(set)
+
+    async def publish(self, notices: Sequence[Notice]) -> None:
+        self.deliver(notices)
+
+    def deliver(self, notices: Iterable[Notice]) -> None:
+        for channel, payload in notices:
+            for listener in tuple(self._listeners.get(channel, ())):
+                listener.put((channel, payload))
+
+    @contextlib.asynccontextmanager
+    async def listen(self, channels: Iterable[str]) -> AsyncIterator[Listener]:
+        listener = Listener(channels)
+        for channel in listener.channels:
+            self._listeners[channel].add(listener)
+        try:
+            yield listener
+        finally:
+            for channel in listener.channels:
+                self._listeners[channel].discard(listener)
+                if not self._listeners[channel]:
+                    del self._listeners[channel]
+
+    async def start(self) -> None:
+        """Nothing to connect in one process."""
+
+    async def stop(self) -> None:
+        """Nothing to close in one process."""
+
+
+class RedisBus(Bus):
+    """Fan-out across processes: publish to Redis; one subscription per process delivers to local listeners."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        import redis.asyncio as redis  # noqa: PLC0415 - only needed when Redis is configured
+
+        self._redis = redis.Redis.from_url(url)
+        self._reader: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    async def publish(self, notices: Sequence[Notice]) -> None:
+        if not notices:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channel, payload in notices:
+                pipe.publish(REDIS_PREFIX + channel, json.dumps(payload, default=str))
+            await pipe.execute()
+
+    async def start(self) -> None:
+        self._reader = asyncio.create_task(self._read(), name="careline-redis-bus")
+        await asyncio.wait_for(self._subscribed.wait(), 5)
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._redis.aclose()
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.psubscribe(REDIS_PREFIX + "*")
+                    self._subscribed.set()
+                    async for message in pubsub.listen():
+                        channel = message["channel"].decode()[len(REDIS_PREFIX):]
+                        self.deliver([(channel, json.loads(message["data"]))])
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a dropped connection: listeners re-read state when notices resume
+                log.warning("live.redis_reconnect", exc_info=True)
+                await asyncio.sleep(1)
+
+
+def make_bus(redis_url: str | None) -> Bus:
+    return RedisBus(redis_url) if redis_url else Bus()

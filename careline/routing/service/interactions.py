@@ -1,0 +1,332 @@
+"""A contact's life: created and queued, answered, held, transferred, ended, wrapped up — or abandoned.
+
+Every stage stamps its time on the interaction and adds a row to its history. The final state is reached
+once: ``completed`` (after wrap-up) or ``abandoned`` (the caller left before an agent answered).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+
+from careline.actor import Actor, Role
+from careline.db import UnitOfWork, utcnow
+from careline.patients.policy import PatientPolicy
+from careline.patients.service import lookup as patient_lookup
+from careline.patients.service import records as patient_records
+from careline.routing import repository, rules
+from careline.routing.errors import InvalidRoutingInput, NoCapacity, NotFound, NotYours, WrongState
+from careline.routing.models import Agent, Assignment, Interaction
+from careline.routing.rules import AgentState, Channel, Status
+from careline.routing.schemas import (
+    EventRead,
+    InteractionIn,
+    InteractionRead,
+    RequeueIn,
+    TransferIn,
+    WrapUpIn,
+)
+from careline.routing.service import offers, setup
+from careline.routing.service.offers import announce, event, lock
+from careline.routing.service.states import change_state
+from careline.routing.service.views import read
+
+PHONE_CHANNELS = frozenset({Channel.voice, Channel.sms, Channel.callback, Channel.outbound})
+NOTES_LIMIT = 4000
+
+
+def create(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, data: InteractionIn, *,
+           now: datetime | None = None) -> tuple[InteractionRead, bool]:
+    """Queue a new contact. Returns it and whether it is new: the same ``external_ref`` twice is one contact."""
+    now = now or utcnow()
+    if data.external_ref:
+        existing = repository.by_external_ref(uow.session, data.external_ref)
+        if existing is not None:
+            return read(uow, existing), False
+    queue = setup.queue_named(uow, data.queue)
+    interaction = Interaction(id=uuid4(), channel=data.channel.value, direction=data.direction.value,
+                              reason=data.reason.value, language=data.language, priority=data.priority + queue.priority,
+                              status=Status.queued, queue_id=queue.id, external_ref=data.external_ref,
+                              created_at=now, queued_at=now, entered_queue_at=now, not_before=data.not_before)
+    _match_patient(uow, actor, policy, interaction, data)
+    history = [event(interaction.id, now, "created", queue_id=queue.id, detail={"channel": interaction.channel}),
+               event(interaction.id, now, "queued", queue_id=queue.id)]
+    hours = rules.hours_of(queue.time_zone, queue.business_hours, queue.holidays)
+    if not hours.is_open(now):
+        interaction.not_before = max(interaction.not_before or now, hours.next_opening(now) or now)
+        if interaction.channel == Channel.voice:  # nobody holds the line overnight
+            interaction.channel = Channel.callback
+        history.append(event(interaction.id, now, "after_hours", queue_id=queue.id,
+                             detail={"action": queue.after_hours, "until": interaction.not_before.isoformat()}))
+    repository.add(uow.session, interaction)
+    repository.add_events(uow.session, history)
+    announce(uow, interaction, "queued")
+    uow.notify("routing", {"type": "queued"})
+    return read(uow, interaction), True
+
+
+def _match_patient(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, interaction: Interaction,
+                   data: InteractionIn) -> None:
+    if data.patient_id is not None:
+        interaction.patient_id = patient_records.patient_to_read(uow, actor, data.patient_id).id
+        interaction.candidates = 1
+    if not data.address:
+        return
+    if data.channel not in PHONE_CHANNELS:
+        interaction.address = data.address.strip().lower()
+        return
+    matches = patient_lookup.lookup_by_phone(uow, actor, policy, data.address)
+    interaction.address = patient_lookup.e164(policy, data.address)
+    if interaction.patient_id is None:
+        interaction.candidates = len(matches)
+        interaction.patient_id = matches[0].id if len(matches) == 1 else None
+
+
+def get(uow: UnitOfWork, interaction_id: UUID) -> InteractionRead:
+    found = repository.get(uow.session, Interaction, interaction_id)
+    if found is None:
+        raise NotFound("interaction")
+    return read(uow, found)
+
+
+def history(uow: UnitOfWork, interaction_id: UUID) -> list[EventRead]:
+    get(uow, interaction_id)
+    return [EventRead.model_validate(row) for row in repository.events_of(uow.session, interaction_id)]
+
+
+def search(uow: UnitOfWork, *, statuses: list[Status] | None = None, queue: str | None = None,
+           agent_id: UUID | None = None, patient_id: UUID | None = None, since: datetime | None = None,
+           limit: int = 100) -> list[InteractionRead]:
+    queue_id = setup.queue_named(uow, queue).id if queue else None
+    rows = repository.search(uow.session, statuses=[s.value for s in statuses or []], queue_id=queue_id,
+                             agent_id=agent_id, patient_id=patient_id, since=since, limit=limit)
+    return [read(uow, row) for row in rows]
+
+
+def _mine(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *allowed: Status) -> tuple[Interaction, Agent | None]:
+    """The interaction, locked, in one of ``allowed``; an agent may only act on their own contacts."""
+    interaction = lock(uow, interaction_id)
+    if interaction.status not in allowed:
+        raise WrongState(f"This contact is {interaction.status.replace('_', ' ')}; that cannot be done now.")
+    if actor.role != Role.agent:
+        agent = setup.agent(uow, interaction.agent_id) if interaction.agent_id else None
+        return interaction, agent
+    me = setup.agent_of(uow, actor)
+    if interaction.agent_id != me.id:
+        raise NotYours()
+    return interaction, me
+
+
+def hold(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *, now: datetime | None = None) -> InteractionRead:
+    now = now or utcnow()
+    interaction, agent = _mine(uow, actor, interaction_id, Status.connected)
+    if interaction.held_at is None:
+        interaction.held_at = now
+        _log(uow, interaction, now, "held", agent)
+    return read(uow, interaction)
+
+
+def resume(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *, now: datetime | None = None) -> InteractionRead:
+    now = now or utcnow()
+    interaction, agent = _mine(uow, actor, interaction_id, Status.connected)
+    if interaction.held_at is not None:
+        interaction.hold_seconds += int((now - interaction.held_at).total_seconds())
+        interaction.held_at = None
+        _log(uow, interaction, now, "resumed", agent)
+    return read(uow, interaction)
+
+
+def end(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *, now: datetime | None = None) -> InteractionRead:
+    """The conversation is over. Before an answer that is an abandon; after it, after-contact work starts.
+
+    Agents end their own contacts; a provider adapter (or a supervisor) reports any contact's end.
+    """
+    now = now or utcnow()
+    interaction = lock(uow, interaction_id)
+    if interaction.status in (Status.queued, Status.offered) and actor.role != Role.agent:
+        return _abandon(uow, interaction, now)
+    interaction, agent = _mine(uow, actor, interaction_id, Status.connected)
+    _stop_hold(interaction, now)
+    interaction.ended_at = now
+    freed = offers.end_legs(uow, interaction, now, keep=_primary_leg(uow, interaction))
+    offers.settle_all(uow, freed, now)
+    wrap_seconds = agent.wrap_up_seconds if agent else 0
+    interaction.status, interaction.wrap_up_at = Status.wrap_up, now
+    interaction.wrap_up_until = now + timedelta(seconds=wrap_seconds)
+    _log(uow, interaction, now, "ended", agent)
+    if agent is not None and wrap_seconds and rules.capacity_kind(interaction.channel) == "voice":
+        change_state(uow, agent, AgentState.wrap_up, now)
+    if not wrap_seconds:
+        return _complete(uow, interaction, agent, now, disposition=None, resolved=None, kind="closed")
+    return read(uow, interaction)
+
+
+def finish(uow: UnitOfWork, actor: Actor, interaction_id: UUID, data: WrapUpIn, *,
+           now: datetime | None = None) -> InteractionRead:
+    """Wrap-up done: disposition, notes, resolved. From a live contact this ends it first."""
+    now = now or utcnow()
+    code = setup.disposition(uow, data.disposition)
+    interaction = lock(uow, interaction_id)
+    if interaction.status == Status.connected:
+        end(uow, actor, interaction_id, now=now)
+    interaction, agent = _mine(uow, actor, interaction_id, Status.wrap_up, Status.completed)
+    if data.notes:
+        interaction.notes = data.notes.strip()[:NOTES_LIMIT]
+    resolved = code.resolves if data.resolved is None else data.resolved
+    if interaction.status == Status.completed:  # closed with no wrap-up time: the codes come afterwards
+        interaction.disposition, interaction.resolved = code.code, resolved
+        _log(uow, interaction, now, "disposed", agent, {"disposition": code.code})
+        return read(uow, interaction)
+    return _complete(uow, interaction, agent, now, disposition=code.code, resolved=resolved, kind="wrapped_up")
+
+
+def finish_due(uow: UnitOfWork, now: datetime) -> int:
+    """After-contact work that ran out of time closes by itself, with no disposition."""
+    due = repository.due_wrap_ups(uow.session, now)
+    for interaction in due:
+        lock(uow, interaction.id)
+        if interaction.status == Status.wrap_up:
+            agent = setup.agent(uow, interaction.agent_id) if interaction.agent_id else None
+            _complete(uow, interaction, agent, now, disposition=None, resolved=None, kind="wrap_up_timeout")
+    return len(due)
+
+
+def _complete(uow: UnitOfWork, interaction: Interaction, agent: Agent | None, now: datetime, *,
+              disposition: str | None, resolved: bool | None, kind: str) -> InteractionRead:
+    interaction.status, interaction.closed_at = Status.completed, now
+    interaction.disposition, interaction.resolved = disposition, resolved
+    freed = offers.end_legs(uow, interaction, now)
+    offers.settle_all(uow, freed, now)
+    _log(uow, interaction, now, kind, agent, {"disposition": disposition} if disposition else None)
+    return read(uow, interaction)
+
+
+def _abandon(uow: UnitOfWork, interaction: Interaction, now: datetime) -> InteractionRead:
+    interaction.status, interaction.abandoned_at = Status.abandoned, now
+    freed = offers.end_legs(uow, interaction, now, status="withdrawn")
+    interaction.agent_id = None
+    offers.settle_all(uow, freed, now)
+    waited = (now - interaction.queued_at).total_seconds() if interaction.queued_at else None
+    _log(uow, interaction, now, "abandoned", None, {"waited_seconds": waited})
+    return read(uow, interaction)
+
+
+def transfer(uow: UnitOfWork, actor: Actor, interaction_id: UUID, data: TransferIn, *,
+             now: datetime | None = None) -> InteractionRead:
+    """Cold: the contact goes back in line (keeping its place) for a queue or one agent. Warm: the other
+    agent is offered a consult leg; both talk (a conference) until ``complete_transfer``."""
+    now = now or utcnow()
+    interaction, agent = _mine(uow, actor, interaction_id, Status.connected)
+    if data.mode == "warm":
+        return _invite(uow, interaction, agent, data.agent_id, now)  # type: ignore[arg-type]
+    target = setup.queue_named(uow, data.queue) if data.queue else setup.queue_by_id(uow, interaction.queue_id)
+    wanted = setup.agent(uow, data.agent_id) if data.agent_id else None
+    _stop_hold(interaction, now)
+    freed = offers.end_legs(uow, interaction, now)
+    interaction.status, interaction.agent_id, interaction.transferred_at = Status.queued, None, now
+    interaction.wanted_agent_id = wanted.id if wanted else None
+    if target.id != interaction.queue_id:
+        interaction.queue_id, interaction.entered_queue_at, interaction.step = target.id, now, 0
+    _log(uow, interaction, now, "transferred", agent, {"mode": "cold", "queue": target.name,
+                                                       "to_agent": str(wanted.id) if wanted else None})
+    offers.settle_all(uow, freed, now)
+    uow.notify("routing", {"type": "transferred"})
+    return read(uow, interaction)
+
+
+def _invite(uow: UnitOfWork, interaction: Interaction, agent: Agent | None, target_id: UUID,
+            now: datetime) -> InteractionRead:
+    target = setup.agent(uow, target_id)
+    if agent is not None and target.id == agent.id:
+        raise InvalidRoutingInput("agent_id", "Choose another agent to bring in.")
+    kind = rules.capacity_kind(interaction.channel)
+    if not repository.reserve_direct(uow.session, target.id, kind):
+        raise NoCapacity()
+    queue = setup.queue_by_id(uow, interaction.queue_id)
+    leg = Assignment(interaction_id=interaction.id, agent_id=target.id, kind=kind, role="consult", status="offered",
+                     offered_at=now, expires_at=now + timedelta(seconds=queue.offer_seconds))
+    repository.add(uow.session, leg)
+    _log(uow, interaction, now, "consult_offered", agent, {"to_agent": str(target.id)})
+    uow.notify(f"agent:{target.id}", {"type": "offer", "assignment_id": str(leg.id),
+                                      "interaction_id": str(interaction.id)})
+    return read(uow, interaction)
+
+
+def complete_transfer(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *,
+                      now: datetime | None = None) -> InteractionRead:
+    """The agent who brought a colleague in leaves; the colleague carries on with the contact."""
+    now = now or utcnow()
+    interaction, agent = _mine(uow, actor, interaction_id, Status.connected)
+    legs = repository.live_assignments(uow.session, interaction.id)
+    consult = next((leg for leg in legs if leg.role == "consult" and leg.status == "accepted"), None)
+    if consult is None:
+        raise WrongState("Nobody has joined yet: wait for your colleague to accept, or transfer cold.")
+    freed = offers.end_legs(uow, interaction, now, keep=consult.id)
+    consult.role = "primary"
+    interaction.agent_id = consult.agent_id
+    interaction.transferred_at = now
+    uow.flush()
+    _log(uow, interaction, now, "transferred", agent, {"mode": "warm", "to_agent": str(consult.agent_id)})
+    offers.settle_all(uow, freed, now)
+    return read(uow, interaction)
+
+
+def requeue(uow: UnitOfWork, actor: Actor, interaction_id: UUID, data: RequeueIn, *,
+            now: datetime | None = None) -> InteractionRead:
+    """A supervisor puts a contact back in line (keeping its place), maybe in another queue or higher."""
+    now = now or utcnow()
+    interaction = lock(uow, interaction_id)
+    if interaction.status not in (Status.queued, Status.offered, Status.connected):
+        raise WrongState(f"This contact is {interaction.status.replace('_', ' ')}; only a waiting or live "
+                         "contact can be put back in line.")
+    freed = offers.end_legs(uow, interaction, now)
+    _stop_hold(interaction, now)
+    interaction.status, interaction.agent_id, interaction.wanted_agent_id = Status.queued, None, None
+    if data.queue:
+        target = setup.queue_named(uow, data.queue)
+        if target.id != interaction.queue_id:
+            interaction.queue_id, interaction.entered_queue_at, interaction.step = target.id, now, 0
+    if data.priority is not None:
+        interaction.priority = data.priority
+    _log(uow, interaction, now, "requeued", None, {"by": actor.username})
+    offers.settle_all(uow, freed, now)
+    uow.notify("routing", {"type": "requeued"})
+    return read(uow, interaction)
+
+
+def ask_callback(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *,
+                 now: datetime | None = None) -> InteractionRead:
+    """A caller in line asks to be called back instead of holding: the contact keeps its place."""
+    now = now or utcnow()
+    interaction = lock(uow, interaction_id)
+    if interaction.status != Status.queued or interaction.channel != Channel.voice:
+        raise WrongState("Only a call waiting in line can become a callback.")
+    interaction.channel = Channel.callback
+    _log(uow, interaction, now, "callback_requested", None)
+    return read(uow, interaction)
+
+
+def write_notes(uow: UnitOfWork, actor: Actor, interaction_id: UUID, notes: str, *,
+                now: datetime | None = None) -> InteractionRead:
+    interaction, _agent = _mine(uow, actor, interaction_id, Status.offered, Status.connected, Status.wrap_up,
+                                Status.completed)
+    interaction.notes = notes.strip()[:NOTES_LIMIT] or None
+    return read(uow, interaction)
+
+
+def _primary_leg(uow: UnitOfWork, interaction: Interaction) -> UUID | None:
+    legs = repository.live_assignments(uow.session, interaction.id)
+    return next((leg.id for leg in legs if leg.role == "primary"), None)
+
+
+def _stop_hold(interaction: Interaction, now: datetime) -> None:
+    if interaction.held_at is not None:
+        interaction.hold_seconds += int((now - interaction.held_at).total_seconds())
+        interaction.held_at = None
+
+
+def _log(uow: UnitOfWork, interaction: Interaction, now: datetime, kind: str, agent: Agent | None,
+         detail: dict[str, object] | None = None) -> None:
+    repository.add_events(uow.session, [event(interaction.id, now, kind, agent_id=agent.id if agent else None,
+                                               queue_id=interaction.queue_id, detail=detail)])
+    announce(uow, interaction, kind, agent.id if agent else None)

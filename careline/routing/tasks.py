@@ -1,0 +1,62 @@
+"""The routing loop each app process runs: an engine pass on every routing notice, and at least every second.
+
+Passes run on a worker thread with their own unit of work; the notices they produce (offers for desktops,
+changes for wallboards) are published after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from careline.db import UnitOfWork
+from careline.live import Bus, Notice
+from careline.routing.service import engine
+
+TICK_SECONDS = 1.0
+BUSY_RETRY_SECONDS = 0.02
+log = structlog.get_logger(__name__)
+
+
+def one_pass(sessions: sessionmaker[Session]) -> tuple[engine.PassReport, list[Notice]]:
+    """One committed engine pass; its own 'routing' notices are dropped (the pass already routed)."""
+    with UnitOfWork(sessions) as uow:
+        report = engine.run_pass(uow)
+        uow.commit()
+        return report, [notice for notice in uow.take_notices() if notice[0] != "routing"]
+
+
+class RoutingLoop:
+    def __init__(self, sessions: sessionmaker[Session], bus: Bus, *, tick: float = TICK_SECONDS) -> None:
+        self._sessions, self._bus, self._tick = sessions, bus, tick
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="careline-routing")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        async with self._bus.listen(["routing"]) as listener:
+            wait: float | None = self._tick
+            while True:
+                await listener.get(timeout=wait)
+                listener.drain()  # one pass answers every notice that arrived meanwhile
+                try:
+                    report, notices = await run_in_threadpool(one_pass, self._sessions)
+                except DBAPIError:  # a lost connection or a broken deadlock: the next tick tries again
+                    log.warning("routing.pass_failed", exc_info=True)
+                    wait = self._tick
+                    continue
+                await self._bus.publish(notices)
+                # Another process was mid-pass and may have read the line before our news: look again soon.
+                wait = BUSY_RETRY_SECONDS if report.skipped else self._tick

@@ -1,0 +1,67 @@
+"""Server-sent event streams fed by live notices (``careline.live``).
+
+A stream never holds a database connection while it waits: the route resolves who is listening within its
+request, returns, and the stream then only waits on the bus. Work a notice needs (a screen pop's patient
+view) takes a connection through the same gate as a request, for just that moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from careline.db import UnitOfWork
+from careline.live import Notice
+
+KEEP_ALIVE_SECONDS = 15.0
+T = TypeVar("T")
+# A notice becomes zero or more (event name, data) pairs for the browser or integration.
+Translate = Callable[[Notice], Awaitable[list[tuple[str, Any]]]]
+
+
+def frame(name: str, data: Any) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, default=str, separators=(',', ':'))}\n\n"
+
+
+def event_stream(request: Request, channels: Iterable[str], translate: Translate, *,
+                 first: list[tuple[str, Any]] | None = None, coalesce: float | None = None) -> StreamingResponse:
+    """Stream the notices of ``channels`` as events. With ``coalesce``, a burst of notices within that many
+    seconds becomes one event (a wallboard needs to know that something moved, not each move)."""
+    bus = request.app.state.bus
+
+    async def events() -> AsyncIterator[str]:
+        async with bus.listen(channels) as listener:
+            yield "retry: 2000\n\n"
+            for name, data in first or []:
+                yield frame(name, data)
+            while True:
+                notice = await listener.get(timeout=KEEP_ALIVE_SECONDS)
+                if notice is None:
+                    yield ": keep-alive\n\n"
+                    continue
+                if coalesce:
+                    await asyncio.sleep(coalesce)
+                    listener.drain()
+                for name, data in await translate(notice):
+                    yield frame(name, data)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def in_unit_of_work(request: Request, work: Callable[[UnitOfWork], T]) -> T:
+    """Run ``work`` in a committed unit of work outside any request, through the request gate."""
+    async with request.app.state.db_gate:
+        def run() -> T:
+            with UnitOfWork(request.app.state.sessionmaker) as uow:
+                result = work(uow)
+                uow.commit()
+                return result
+
+        return await run_in_threadpool(run)

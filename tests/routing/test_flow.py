@@ -1,0 +1,72 @@
+"""A contact's whole life through the services, with a controlled clock: queued → offered → answered →
+ended → wrapped up, and the agent's states along the way."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from careline.db import UnitOfWork
+from careline.routing.models import AgentStateChange, Assignment
+from careline.routing.schemas import WrapUpIn
+from careline.routing.service import desktop, engine, interactions, offers
+from tests.factories.patients import make_patient
+from tests.factories.routing import INTEGRATION, POLICY, make_agent, make_contact, make_queue
+
+T0 = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+
+
+def test_a_call_is_offered_answered_ended_and_wrapped_up(uow: UnitOfWork) -> None:
+    make_queue(uow)
+    patient = make_patient(uow, given="Rosa", family="Diaz", phones=(("+16175550101", "mobile"),))
+    alex = make_agent(uow, "alex", available_at=T0, skills={"scheduling": 2})
+    call = make_contact(uow, now=T0 + timedelta(seconds=1), address="(617) 555-0101", reason="appointment")
+    assert call.patient_id == patient.id and call.address == "+16175550101"
+
+    report = engine.run_pass(uow, T0 + timedelta(seconds=2))
+    assert report.offered == 1
+    offer = desktop.my_work(uow, alex.actor).offers[0]
+    pop = desktop.screen_pop(uow, alex.actor, POLICY, offer.assignment_id)
+    assert pop.patient is not None and pop.patient.display_name.startswith("Rosa")
+
+    answered = offers.accept(uow, alex.actor, offer.assignment_id, now=T0 + timedelta(seconds=5))
+    assert answered.status == "connected" and answered.answered_at == T0 + timedelta(seconds=5)
+    assert alex.row(uow).state == "busy"
+
+    ended = interactions.end(uow, alex.actor, call.id, now=T0 + timedelta(minutes=4))
+    assert ended.status == "wrap_up" and alex.row(uow).state == "wrap_up"
+    done = interactions.finish(uow, alex.actor, call.id, WrapUpIn(disposition="booked", notes="Annual exam"),
+                               now=T0 + timedelta(minutes=5))
+    assert (done.status, done.disposition, done.resolved) == ("completed", "booked", True)
+    agent = alex.row(uow)
+    assert (agent.state, agent.load_voice) == ("available", 0)
+    states = [row.state for row in uow.session.query(AgentStateChange).filter_by(agent_id=alex.id)
+              .order_by(AgentStateChange.id)]
+    assert states == ["offline", "available", "busy", "wrap_up", "available"]
+    kinds = [event.kind for event in interactions.history(uow, call.id)]
+    assert kinds == ["created", "queued", "offered", "answered", "ended", "wrapped_up"]
+
+
+def test_an_unanswered_offer_goes_to_the_next_agent(uow: UnitOfWork) -> None:
+    make_queue(uow, offer_seconds=10)
+    first = make_agent(uow, "first", available_at=T0)
+    second = make_agent(uow, "second", available_at=T0 + timedelta(seconds=30))
+    call = make_contact(uow, now=T0 + timedelta(minutes=1))
+    engine.run_pass(uow, T0 + timedelta(minutes=1))
+    assert interactions.get(uow, call.id).agent_id == first.id  # longest idle first
+    report = engine.run_pass(uow, T0 + timedelta(minutes=1, seconds=11))
+    assert report.expired == 1 and report.offered == 1
+    assert interactions.get(uow, call.id).agent_id == second.id
+    assert first.row(uow).missed_offers == 1
+    live = uow.session.query(Assignment).filter(Assignment.status == "offered").all()
+    assert [row.agent_id for row in live] == [second.id]
+
+
+def test_a_caller_who_hangs_up_in_line_is_abandoned_and_frees_the_offer(uow: UnitOfWork) -> None:
+    make_queue(uow)
+    alex = make_agent(uow, "alex", available_at=T0)
+    call = make_contact(uow, now=T0)
+    engine.run_pass(uow, T0)
+    gone = interactions.end(uow, INTEGRATION, call.id, now=T0 + timedelta(seconds=8))
+    assert gone.status == "abandoned" and gone.abandoned_at == T0 + timedelta(seconds=8)
+    agent = alex.row(uow)
+    assert (agent.load_voice, agent.state) == (0, "available")
