@@ -17,6 +17,7 @@ from careline.patients.schemas import (
     SearchPage,
 )
 from careline.patients.service import lookup, records
+from careline.routing.service import interactions
 from careline.scheduling.service import booking
 from careline.web.deps import PatientClients, PatientRules, RecordReaders, Uow
 
@@ -64,7 +65,9 @@ def update(actor: PatientClients, uow: Uow, policy: PatientRules, patient_id: UU
 
 @router.post("/{patient_id}/merge")
 def merge(actor: RecordReaders, uow: Uow, patient_id: UUID, body: MergeRequest) -> PatientRead:
-    """Merge a duplicate into this patient: both histories, and its appointments, are kept under this record."""
+    """Merge a duplicate into this patient: both histories, its appointments and its contacts are kept under
+    this record."""
     survivor = records.merge_patients(uow, actor, survivor_id=patient_id, duplicate_id=body.duplicate_id)
     booking.follow_merge(uow, duplicate_id=body.duplicate_id, survivor_id=patient_id)
+    interactions.follow_merge(uow, duplicate_id=body.duplicate_id, survivor_id=patient_id)
     return survivor

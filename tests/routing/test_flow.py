@@ -70,3 +70,14 @@ def test_a_caller_who_hangs_up_in_line_is_abandoned_and_frees_the_offer(uow: Uni
     assert gone.status == "abandoned" and gone.abandoned_at == T0 + timedelta(seconds=8)
     agent = alex.row(uow)
     assert (agent.load_voice, agent.state) == (0, "available")
+
+
+def test_a_merged_patients_contacts_move_to_the_surviving_record(uow: UnitOfWork) -> None:
+    make_queue(uow)
+    keep = make_patient(uow, given="Rosa", family="Diaz")
+    duplicate = make_patient(uow, given="Rosa", family="Diaz", phones=(("+16175550199", "mobile"),))
+    call = make_contact(uow, now=T0, address="+16175550199")
+    assert call.patient_id == duplicate.id
+    interactions.follow_merge(uow, duplicate_id=duplicate.id, survivor_id=keep.id)
+    assert interactions.get(uow, call.id).patient_id == keep.id
+    assert [found.id for found in interactions.search(uow, patient_id=keep.id)] == [call.id]

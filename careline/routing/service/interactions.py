@@ -314,6 +314,11 @@ def write_notes(uow: UnitOfWork, actor: Actor, interaction_id: UUID, notes: str,
     return read(uow, interaction)
 
 
+def follow_merge(uow: UnitOfWork, *, duplicate_id: UUID, survivor_id: UUID) -> None:
+    """After two patient records are merged, the duplicate's contacts move to the surviving record."""
+    repository.move_patient(uow.session, from_id=duplicate_id, to_id=survivor_id)
+
+
 def _primary_leg(uow: UnitOfWork, interaction: Interaction) -> UUID | None:
     legs = repository.live_assignments(uow.session, interaction.id)
     return next((leg.id for leg in legs if leg.role == "primary"), None)
