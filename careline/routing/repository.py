@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Row, and_, case, delete, func, insert, or_, select, text, update
+from sqlalchemy import Row, and_, bindparam, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -206,14 +206,35 @@ def wrap_ups_of(session: Session, agent_id: UUID) -> int:
 # --- compare-and-set writes -----------------------------------------------------------------------------------
 
 
-def claim(session: Session, interaction_id: UUID, agent_id: UUID, now: datetime) -> bool:
-    """queued → offered to this agent, unless someone else changed the interaction first."""
-    result = session.execute(
-        update(Interaction).where(Interaction.id == interaction_id, Interaction.status == "queued")
-        .values(status="offered", agent_id=agent_id, offers=Interaction.offers + 1,
+def claim_many(session: Session, interaction_ids: Sequence[UUID], now: datetime) -> set[UUID]:
+    """queued → offered, for each one still queued; returns those claimed. The agent is set by ``assign``."""
+    if not interaction_ids:
+        return set()
+    claimed = session.execute(
+        update(Interaction).where(Interaction.id.in_(interaction_ids), Interaction.status == "queued")
+        .values(status="offered", offers=Interaction.offers + 1,
                 offered_at=func.coalesce(Interaction.offered_at, now))
-        .execution_options(synchronize_session=False))
-    return _changed(result)
+        .returning(Interaction.id).execution_options(synchronize_session=False))
+    return set(claimed.scalars())
+
+
+def unclaim_many(session: Session, interaction_ids: Sequence[UUID]) -> None:
+    """Claimed in this transaction but no agent could be reserved: back in line as they were."""
+    if interaction_ids:
+        session.execute(update(Interaction).where(Interaction.id.in_(interaction_ids), Interaction.status == "offered",
+                                                  Interaction.agent_id.is_(None))
+                        .values(status="queued", offers=Interaction.offers - 1)
+                        .execution_options(synchronize_session=False))
+
+
+_ASSIGN = update(Interaction).where(Interaction.id == bindparam("interaction")).values(agent_id=bindparam("agent"))
+
+
+def assign(session: Session, pairs: Sequence[tuple[UUID, UUID]]) -> None:
+    """Name the agent of interactions this transaction claimed (one batched statement)."""
+    if pairs:
+        session.connection().execute(_ASSIGN, [{"interaction": interaction, "agent": agent}
+                                               for interaction, agent in pairs])
 
 
 def back_to_queue(session: Session, interaction_id: UUID, agent_id: UUID, now: datetime, *, declined: bool) -> bool:
@@ -232,24 +253,30 @@ def update_waiting(session: Session, interaction_id: UUID, values: dict[str, Any
                     .values(**values).execution_options(synchronize_session=False))
 
 
-def reserve(session: Session, agent_id: UUID, kind: str) -> bool:
-    """One more contact of ``kind`` on the agent, only if they are routable and it still fits."""
+def reserve_many(session: Session, kind: str, wanted: dict[UUID, int]) -> set[UUID]:
+    """Raise each agent's load of ``kind`` by the count wanted, only for routable agents it still fits;
+    returns the agents reserved. Agents wanting the same count share one statement."""
+    column, other, slots = _capacity_columns(kind)
+    reserved: set[UUID] = set()
+    for count in sorted(set(wanted.values())):
+        agent_ids = [agent_id for agent_id, n in wanted.items() if n == count]
+        done = session.execute(
+            update(Agent).where(Agent.id.in_(agent_ids), Agent.state.in_(ROUTABLE), column + count <= slots,
+                                or_(Agent.blend, other == 0))
+            .values({column.key: column + count}).returning(Agent.id).execution_options(synchronize_session=False))
+        reserved.update(done.scalars())
+    return reserved
+
+
+def _capacity_columns(kind: str) -> tuple[Any, Any, Any]:
     if kind == "voice":
-        values = {"load_voice": Agent.load_voice + 1}
-        fits = and_(Agent.load_voice < Agent.voice_slots, or_(Agent.blend, Agent.load_text == 0))
-    else:
-        values = {"load_text": Agent.load_text + 1}
-        fits = and_(Agent.load_text < Agent.text_slots, or_(Agent.blend, Agent.load_voice == 0))
-    result = session.execute(update(Agent).where(Agent.id == agent_id, Agent.state.in_(ROUTABLE), fits)
-                             .values(**values).execution_options(synchronize_session=False))
-    return _changed(result)
+        return Agent.load_voice, Agent.load_text, Agent.voice_slots
+    return Agent.load_text, Agent.load_voice, Agent.text_slots
 
 
 def reserve_direct(session: Session, agent_id: UUID, kind: str) -> bool:
     """Like ``reserve`` for a consult or a direct hand-over, which may reach an agent in any working state."""
-    column = Agent.load_voice if kind == "voice" else Agent.load_text
-    other = Agent.load_text if kind == "voice" else Agent.load_voice
-    slots = Agent.voice_slots if kind == "voice" else Agent.text_slots
+    column, other, slots = _capacity_columns(kind)
     result = session.execute(update(Agent).where(Agent.id == agent_id, Agent.state != "offline", column < slots,
                                                  or_(Agent.blend, other == 0))
                              .values({column.key: column + 1}).execution_options(synchronize_session=False))
@@ -258,8 +285,7 @@ def reserve_direct(session: Session, agent_id: UUID, kind: str) -> bool:
 
 def release(session: Session, agent_id: UUID, kind: str, now: datetime) -> None:
     """One contact fewer; an agent left holding nothing starts idling now (longest-idle routing)."""
-    column = Agent.load_voice if kind == "voice" else Agent.load_text
-    other = Agent.load_text if kind == "voice" else Agent.load_voice
+    column, other, _slots = _capacity_columns(kind)
     session.execute(update(Agent).where(Agent.id == agent_id)
                     .values({column.key: column - 1,
                              Agent.idle_since.key: case((and_(column == 1, other == 0), now),

@@ -13,6 +13,7 @@ another process's pass) is skipped, never doubled. On PostgreSQL one pass runs a
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -201,23 +202,28 @@ def _fit(seats: Any, item: Waiting) -> list[Seat]:
 
 
 def _write_offers(uow: UnitOfWork, pairs: Sequence[tuple[Waiting, Seat]], now: datetime) -> int:
-    session, assignments, history = uow.session, [], []
-    for item, seat in pairs:
-        if not repository.claim(session, item.id, seat.id, now):
-            continue  # answered, abandoned or moved since the line was read
-        if not repository.reserve(session, seat.id, item.kind):
-            repository.back_to_queue(session, item.id, seat.id, now, declined=False)
-            continue  # the agent changed state or took something else meanwhile
+    """Write the pairs in a few batched conditional statements; a pair whose contact or agent changed since the
+    line was read (a hang-up, a state change) is dropped, the rest stand."""
+    session = uow.session
+    claimed = repository.claim_many(session, [item.id for item, _seat in pairs], now)
+    pairs = [(item, seat) for item, seat in pairs if item.id in claimed]
+    reserved = {kind: repository.reserve_many(session, kind, Counter(seat.id for item, seat in pairs
+                                                                     if item.kind == kind))
+                for kind in ("voice", "text")}
+    kept = [(item, seat) for item, seat in pairs if seat.id in reserved[item.kind]]
+    repository.unclaim_many(session, [item.id for item, seat in pairs if seat.id not in reserved[item.kind]])
+    repository.assign(session, [(item.id, seat.id) for item, seat in kept])
+    assignments, history = [], []
+    for item, seat in kept:
         expires = now + timedelta(seconds=item.queue.offer_seconds)
         assignment_id = uuid4()
         assignments.append({"id": assignment_id, "interaction_id": item.id, "agent_id": seat.id, "kind": item.kind,
                             "role": "primary", "status": "offered", "offered_at": now, "expires_at": expires})
         history.append(offers.event(item.id, now, "offered", agent_id=seat.id, queue_id=item.queue.id))
-        notice = {"type": "offer", "assignment_id": str(assignment_id), "interaction_id": str(item.id),
-                  "expires_at": expires.isoformat()}
-        uow.notify(f"agent:{seat.id}", notice)
+        uow.notify(f"agent:{seat.id}", {"type": "offer", "assignment_id": str(assignment_id),
+                                        "interaction_id": str(item.id), "expires_at": expires.isoformat()})
         uow.notify("center", {"type": "interaction", "event": "offered", "interaction_id": str(item.id),
                               "status": "offered"})
     repository.insert_assignments(session, assignments)
     repository.add_events(session, history)
-    return len(assignments)
+    return len(kept)
