@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -175,7 +175,8 @@ class Hours:
             if day in self.holidays:
                 continue
             for start in sorted(span[0] for span in self.weekly.get(WEEKDAYS[day.weekday()], ())):
-                opening = datetime.combine(day, _clock(start), tzinfo=self.zone)
+                # Through UTC: a wall time the spring change skips becomes the real instant it stands for.
+                opening = datetime.combine(day, _clock(start), tzinfo=self.zone).astimezone(UTC)
                 if opening > at and self.is_open(opening):
                     return opening.astimezone(at.tzinfo)
         return None

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from careline.actor import Actor, Role
 from careline.db import UnitOfWork
 from careline.patients.policy import PatientPolicy
-from careline.routing.models import Agent
+from careline.routing.models import Agent, AgentStateChange, Assignment, Interaction
 from careline.routing.schemas import AgentIn, InteractionIn, InteractionRead, QueueIn, QueueRead, StateIn
-from careline.routing.service import agents, interactions, setup
+from careline.routing.service import agents, engine, interactions, offers, setup
 from careline.settings import Settings
 from tests.factories.auth import make_user
 
@@ -52,3 +54,46 @@ def make_contact(uow: UnitOfWork, queue: str = "scheduling", *, now: datetime, c
     created, _new = interactions.create(uow, INTEGRATION, POLICY, InteractionIn(channel=channel, queue=queue, **fields),
                                         now=now)
     return created
+
+
+def contact(uow: UnitOfWork, interaction_id: Any) -> Interaction:
+    """The interaction as the database has it now (the engine writes with bulk statements)."""
+    found = uow.session.get(Interaction, interaction_id, populate_existing=True)
+    assert found is not None
+    return found
+
+
+def open_offers(uow: UnitOfWork, staff: Staff) -> list[Assignment]:
+    """The agent's offers still waiting for an answer, oldest first."""
+    return list(uow.session.scalars(select(Assignment).where(Assignment.agent_id == staff.id,
+                                                             Assignment.status == "offered")
+                                    .order_by(Assignment.offered_at).execution_options(populate_existing=True)))
+
+
+def legs_of(uow: UnitOfWork, interaction_id: Any) -> list[Assignment]:
+    """Every offer and leg of the interaction, in the order they were made."""
+    return list(uow.session.scalars(select(Assignment).where(Assignment.interaction_id == interaction_id)
+                                    .order_by(Assignment.offered_at, Assignment.role.desc())
+                                    .execution_options(populate_existing=True)))
+
+
+def event_kinds(uow: UnitOfWork, interaction_id: Any) -> list[str]:
+    return [row.kind for row in interactions.history(uow, interaction_id)]
+
+
+def states_of(uow: UnitOfWork, staff: Staff) -> list[tuple[str, str | None]]:
+    """The agent's recorded states and why, in order."""
+    return [(row.state, row.reason) for row in uow.session.scalars(
+        select(AgentStateChange).where(AgentStateChange.agent_id == staff.id).order_by(AgentStateChange.id))]
+
+
+def make_answered(uow: UnitOfWork, *, now: datetime, username: str = "alex", channel: str = "voice",
+                  **profile: Any) -> tuple[Staff, InteractionRead]:
+    """A new agent holding one answered contact: queued, offered by an engine pass and accepted, all at ``now``.
+
+    Needs the default queue, and no other agent free for the contact."""
+    staff = make_agent(uow, username, available_at=now, **profile)
+    created = make_contact(uow, now=now, channel=channel)
+    engine.run_pass(uow, now)
+    offers.accept(uow, staff.actor, open_offers(uow, staff)[0].id, now=now)
+    return staff, created

@@ -20,20 +20,21 @@ def test_a_call_is_offered_answered_ended_and_wrapped_up(uow: UnitOfWork) -> Non
     patient = make_patient(uow, given="Rosa", family="Diaz", phones=(("+16175550101", "mobile"),))
     alex = make_agent(uow, "alex", available_at=T0, skills={"scheduling": 2})
     call = make_contact(uow, now=T0 + timedelta(seconds=1), address="(617) 555-0101", reason="appointment")
-    assert call.patient_id == patient.id and call.address == "+16175550101"
+    assert (call.patient_id, call.address) == (patient.id, "+16175550101")
 
     report = engine.run_pass(uow, T0 + timedelta(seconds=2))
     assert report.offered == 1
     offer = desktop.my_work(uow, alex.actor).offers[0]
     pop = desktop.screen_pop(uow, alex.actor, POLICY, offer.assignment_id)
-    assert pop.patient is not None and pop.patient.display_name.startswith("Rosa")
+    assert pop.patient is not None
+    assert pop.patient.display_name.startswith("Rosa")
 
     answered = offers.accept(uow, alex.actor, offer.assignment_id, now=T0 + timedelta(seconds=5))
-    assert answered.status == "connected" and answered.answered_at == T0 + timedelta(seconds=5)
+    assert (answered.status, answered.answered_at) == ("connected", T0 + timedelta(seconds=5))
     assert alex.row(uow).state == "busy"
 
     ended = interactions.end(uow, alex.actor, call.id, now=T0 + timedelta(minutes=4))
-    assert ended.status == "wrap_up" and alex.row(uow).state == "wrap_up"
+    assert (ended.status, alex.row(uow).state) == ("wrap_up", "wrap_up")
     done = interactions.finish(uow, alex.actor, call.id, WrapUpIn(disposition="booked", notes="Annual exam"),
                                now=T0 + timedelta(minutes=5))
     assert (done.status, done.disposition, done.resolved) == ("completed", "booked", True)
@@ -54,7 +55,7 @@ def test_an_unanswered_offer_goes_to_the_next_agent(uow: UnitOfWork) -> None:
     engine.run_pass(uow, T0 + timedelta(minutes=1))
     assert interactions.get(uow, call.id).agent_id == first.id  # longest idle first
     report = engine.run_pass(uow, T0 + timedelta(minutes=1, seconds=11))
-    assert report.expired == 1 and report.offered == 1
+    assert (report.expired, report.offered) == (1, 1)
     assert interactions.get(uow, call.id).agent_id == second.id
     assert first.row(uow).missed_offers == 1
     live = uow.session.query(Assignment).filter(Assignment.status == "offered").all()
@@ -67,7 +68,7 @@ def test_a_caller_who_hangs_up_in_line_is_abandoned_and_frees_the_offer(uow: Uni
     call = make_contact(uow, now=T0)
     engine.run_pass(uow, T0)
     gone = interactions.end(uow, INTEGRATION, call.id, now=T0 + timedelta(seconds=8))
-    assert gone.status == "abandoned" and gone.abandoned_at == T0 + timedelta(seconds=8)
+    assert (gone.status, gone.abandoned_at) == ("abandoned", T0 + timedelta(seconds=8))
     agent = alex.row(uow)
     assert (agent.load_voice, agent.state) == (0, "available")
 

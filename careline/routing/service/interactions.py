@@ -58,6 +58,8 @@ def create(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, data: Interacti
             interaction.channel = Channel.callback
         history.append(event(interaction.id, now, "after_hours", queue_id=queue.id,
                              detail={"action": queue.after_hours, "until": interaction.not_before.isoformat()}))
+    if interaction.not_before is not None and interaction.not_before > now:  # escalation counts once it is due
+        interaction.entered_queue_at = interaction.not_before
     repository.add(uow.session, interaction)
     repository.add_events(uow.session, history)
     announce(uow, interaction, "queued")
