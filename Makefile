@@ -35,6 +35,9 @@ bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.import_fhir --write
 	$(BIN)/python -m benchmarks.first_available --write
 	$(BIN)/python -m benchmarks.concurrent_booking --write
+	$(BIN)/python -m benchmarks.routing_decisions --write
+	$(BIN)/python -m benchmarks.routing_end_to_end --write
+	$(BIN)/python -m benchmarks.screen_pop --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -12,17 +13,22 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx2 as httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from careline.actor import Actor, Role
+from careline.auth import crypto
+from careline.auth import service as auth_service
+from careline.auth.models import User
+from careline.db import UnitOfWork
 from careline.settings import Settings
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
@@ -105,6 +111,44 @@ def write_section(name: str, body: str) -> None:
     RESULTS.write_text(page)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process (of this machine) has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def staff_users(uow: UnitOfWork, count: int, *, prefix: str, role: Role = Role.agent) -> list[User]:
+    """``count`` users named ``<prefix>-<n>``, sharing one password hash: hashing each one (argon2, about 0.1 s)
+    would take minutes and measure nothing. Benchmarks sign them in with API tokens, never passwords."""
+    password_hash = crypto.hash_password(f"{prefix} benchmark password")
+    users = [User(username=f"{prefix}-{n}", display_name=f"{prefix.title()} {n}", role=role,
+                  password_hash=password_hash) for n in range(count)]
+    uow.session.add_all(users)
+    uow.flush()
+    return users
+
+
+def bearer_tokens(uow: UnitOfWork, usernames: list[str]) -> list[str]:
+    """A fresh API token for each user, in order."""
+    actor = Actor.cli("bench")
+    return [auth_service.issue_api_token(uow, actor, username=username, name="benchmark").token
+            for username in usernames]
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, Any]]:
+    """The (event name, decoded data) pairs of a server-sent event stream, as they arrive."""
+    name, data = "message", []
+    async for line in response.aiter_lines():
+        if line.startswith("event:"):
+            name = line[len("event:"):].strip()
+        elif line.startswith("data:"):
+            data.append(line[len("data:"):].strip())
+        elif not line:
+            if data:
+                yield name, json.loads("\n".join(data))
+            name, data = "message", []
+
+
 def on_each_engine(engines: str, run: Callable[[str, str, Path], T]) -> list[T]:
     """``run(engine_name, url, workdir)`` on a throw-away database of each engine named (comma-separated)."""
     with tempfile.TemporaryDirectory() as workdir:
@@ -119,6 +163,7 @@ def on_each_engine(engines: str, run: Callable[[str, str, Path], T]) -> list[T]:
 class Served:
     base_url: str
     token: str  # a bearer token of the user named when serving
+    pid: int = 0  # the server process, to read its CPU time
 
 
 @contextmanager
@@ -127,25 +172,42 @@ def careline_serve(url: str, workdir: Path, *, username: str, log: Path | None =
 
     The server's own log (error types, never PHI) goes to ``log`` when given.
     """
+    with careline_servers(url, workdir, username=username, logs=[log] if log else None) as (served,):
+        yield served
+
+
+@contextmanager
+def careline_servers(url: str, workdir: Path, *, username: str, count: int = 1, env: dict[str, str] | None = None,
+                     logs: list[Path] | None = None) -> Iterator[list[Served]]:
+    """``count`` `careline serve` processes on loopback over one database ``url``, each on its own port, with
+    one bearer token for ``username``; ``env`` adds settings (e.g. CARELINE_REDIS_URL to join them up).
+
+    Each server's own log (error types, never PHI) goes to its entry of ``logs`` when given.
+    """
     env = os.environ | {"CARELINE_DATABASE_URL": url, "CARELINE_DATA_DIR": str(workdir),
-                        "CARELINE_SECRET_KEY": "benchmark-secret-key", "CARELINE_LOG_LEVEL": "WARNING"}
+                        "CARELINE_SECRET_KEY": "benchmark-secret-key", "CARELINE_LOG_LEVEL": "WARNING"} | (env or {})
     token = subprocess.run([CARELINE, "users", "token", username], env=env,
                            capture_output=True, text=True, check=True).stdout.strip()
-    port = _free_port()
-    stderr = log.open("w") if log else subprocess.DEVNULL
-    server = subprocess.Popen([CARELINE, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=stderr)
-    base_url = f"http://127.0.0.1:{port}"
+    servers: list[tuple[subprocess.Popen[bytes], str]] = []
     try:
-        _wait_until_up(base_url)
-        yield Served(base_url, token)
+        for n in range(count):
+            port = _free_port()
+            stderr = logs[n].open("w") if logs else subprocess.DEVNULL
+            servers.append((subprocess.Popen([CARELINE, "serve", "--port", str(port)], env=env,
+                                             stdout=subprocess.DEVNULL, stderr=stderr),
+                            f"http://127.0.0.1:{port}"))
+        for _server, base_url in servers:
+            _wait_until_up(base_url)
+        yield [Served(base_url, token, server.pid) for server, base_url in servers]
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        for server, _base_url in servers:
+            server.terminate()
+        for server, _base_url in servers:
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
 def _free_port() -> int:
