@@ -12,6 +12,7 @@ from careline.home import pages as home_pages
 from careline.patients import api as patients_api
 from careline.patients import pages as patients_pages
 from careline.routing import api as routing_api
+from careline.routing import pages as routing_pages
 from careline.scheduling import api as scheduling_api
 from careline.scheduling import pages as scheduling_pages
 from careline.web import system
@@ -30,4 +31,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     scheduling_api.router,
     fhir_scheduling_api.router,
     routing_api.router,
+    routing_pages.router,
 )

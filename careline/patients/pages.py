@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from careline.patients.errors import InvalidPatientInput, InvalidPhone, RestrictedRecord, VerificationLocked
 from careline.patients.schemas import MaskedPatient, SearchCriteria, VerificationResult
 from careline.patients.service import access, lookup, records
+from careline.routing.service import history as contact_history
 from careline.scheduling.errors import SchedulingError
 from careline.scheduling.schemas import AppointmentRead
 from careline.scheduling.service import booking, catalog, history
@@ -48,7 +49,8 @@ def patient_360(request: Request, actor: PatientWorkers, uow: Uow, policy: Patie
         return _masked(request, view)
     zone = view.patient.time_zone
     upcoming = booking.upcoming_for(uow, view.patient.id, zone)
-    timeline = [*view.timeline, *history.timeline_for(uow, view.patient.id, zone)]
+    timeline = [*view.timeline, *history.timeline_for(uow, view.patient.id, zone),
+                *contact_history.timeline_for(uow, view.patient.id)]
     timeline.sort(key=lambda item: (item.at is not None, item.at), reverse=True)
     view = view.model_copy(update={"timeline": timeline})
     return render(request, "patients/360.html", {

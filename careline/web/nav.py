@@ -18,6 +18,8 @@ class NavItem:
 
 NAV: tuple[NavItem, ...] = (
     NavItem("Home", "/", EVERYONE),
+    NavItem("Desktop", "/desktop", frozenset({Role.agent, Role.supervisor})),
+    NavItem("Wallboard", "/wallboard", frozenset({Role.admin, Role.supervisor})),
     NavItem("Patients", "/patients", frozenset({Role.agent, Role.supervisor})),
     NavItem("Schedule", "/schedule", frozenset({Role.agent, Role.supervisor})),
     NavItem("Team", "/admin/users", frozenset({Role.admin, Role.supervisor})),

@@ -11,9 +11,10 @@ from tests.browser.conftest import PEOPLE, check_accessibility, screenshot, sign
 pytestmark = pytest.mark.browser
 
 HOME = {
-    Role.agent: ("Agent workspace", ["Home", "Patients", "Schedule", "Account"]),
-    Role.supervisor: ("Supervisor workspace", ["Home", "Patients", "Schedule", "Team", "Account"]),
-    Role.admin: ("Administration", ["Home", "Team", "Audit trail", "Account"]),
+    Role.agent: ("Agent workspace", ["Home", "Desktop", "Patients", "Schedule", "Account"]),
+    Role.supervisor: ("Supervisor workspace",
+                      ["Home", "Desktop", "Wallboard", "Patients", "Schedule", "Team", "Account"]),
+    Role.admin: ("Administration", ["Home", "Wallboard", "Team", "Audit trail", "Account"]),
     Role.auditor: ("Compliance and audit", ["Home", "Audit trail", "Account"]),
 }
 

@@ -108,6 +108,25 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/fhir/Appointment/{appointment_id}"): RECORDS,
     ("GET", "/fhir/Appointment"): RECORDS,
     ("POST", "/fhir/Appointment"): RECORDS,
+    # The agent desktop (their own work) and the wallboard (supervisors steer, admins watch).
+    ("GET", "/desktop"): WORKERS,
+    ("GET", "/desktop/state"): WORKERS,
+    ("POST", "/desktop/state"): WORKERS,
+    ("GET", "/desktop/contacts"): WORKERS,
+    ("POST", "/desktop/offers/{assignment_id}/accept"): WORKERS,
+    ("POST", "/desktop/offers/{assignment_id}/reject"): WORKERS,
+    ("POST", "/desktop/contacts/{interaction_id}/hold"): WORKERS,
+    ("POST", "/desktop/contacts/{interaction_id}/end"): WORKERS,
+    ("POST", "/desktop/contacts/{interaction_id}/transfer"): WORKERS,
+    ("POST", "/desktop/contacts/{interaction_id}/notes"): WORKERS,
+    ("POST", "/desktop/contacts/{interaction_id}/wrap-up"): WORKERS,
+    ("GET", "/desktop/contacts/{interaction_id}/record"): WORKERS,
+    ("POST", "/desktop/contacts/{interaction_id}/caller"): WORKERS,
+    ("POST", "/desktop/contacts/{interaction_id}/new-caller"): WORKERS,
+    ("GET", "/wallboard"): TEAM,
+    ("GET", "/wallboard/board"): TEAM,
+    ("POST", "/wallboard/agents/{agent_id}/state"): SUPERVISOR,
+    ("POST", "/wallboard/interactions/{interaction_id}/requeue"): SUPERVISOR,
 }
 
 
