@@ -56,10 +56,11 @@ from careline.routing.models import Assignment, Interaction
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SERVERS = 2
-RAMP = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)  # fractions of --rate
+RAMP = (0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0)  # fractions of --rate
 SETTLED_SECONDS = 2.0  # a sustained step leaves an empty line this soon after its last contact
 QUIET_SECONDS = 15.0  # nothing moved for this long: what is still open is lost
 DRAIN_LIMIT_SECONDS = 600.0
+CONNECT_SECONDS = 120  # for every agent's event stream to open
 CREATES_IN_FLIGHT = 256  # a telephony adapter's webhooks at once; beyond it the creators fall behind
 STEPS = ("create", "offer", "accept", "end")
 
@@ -157,8 +158,9 @@ class Drive:
         listeners = [asyncio.create_task(self.desktop(self.clients[n % SERVERS], token))
                      for n, token in enumerate(self.tokens)]
         try:
-            while self.connected < len(self.tokens):
-                await asyncio.sleep(0.1)
+            async with asyncio.timeout(CONNECT_SECONDS):
+                while self.connected < len(self.tokens):
+                    await asyncio.sleep(0.1)
             print(f"  {len(self.tokens)} agents connected to {SERVERS} servers")
             ramp = [] if args.no_ramp else await self.ramp(args.rate, args.step_seconds)
             sustained = [phase.rate for phase in ramp if phase.sustained]
@@ -247,7 +249,7 @@ class Drive:
                         elif name == "state" and data.get("state") == "not_ready":  # missed offers: back at once
                             self.phase.problems["agent set not ready"] += 1
                             self.spawn(self.ready(client, headers))
-            except httpx.TransportError:
+            except httpx.HTTPError:  # dropped, or refused while the server was busy
                 self.phase.problems["event stream reconnected"] += 1
                 await asyncio.sleep(0.5)
 
@@ -327,25 +329,34 @@ def render(result: dict[str, Any]) -> str:
                   "| asked /s | created /s | achieved /s | line empty after | create p95 | create → offer p95 | "
                   "sustained |", "| ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
         for phase in result["ramp"]:
-            lines.append(f"| {phase.rate:g} | {phase.created / phase.window:,.0f} | {phase.achieved:,.0f} "
-                         f"| {phase.drain:.1f} s | {pct(phase, 'create', 95)} | {pct(phase, 'offer', 95)} "
-                         f"| {'yes' if phase.sustained else 'no'} |")
+            lines.append(f"| {phase.rate:g} | {per_second(phase.created / phase.window)} "
+                         f"| {per_second(phase.achieved)} | {phase.drain:.1f} s | {pct(phase, 'create', 95)} "
+                         f"| {pct(phase, 'offer', 95)} | {'yes' if phase.sustained else 'no'} |")
         lines.append("")
     cpu = ", ".join(f"{name} {seconds / (main_run.window + main_run.drain):.2f}"
                     for name, seconds in main_run.cpu.items())
+    servers = sum(seconds for name, seconds in main_run.cpu.items() if name.startswith("server"))
+    per_contact = (f"servers {servers * 1000 / max(main_run.ended, 1):.1f} ms, driver "
+                   f"{main_run.cpu['driver'] * 1000 / max(main_run.ended, 1):.1f} ms")
     lines += [f"Main run: {main_run.rate:g} interactions/s asked for {main_run.seconds:g} s.", "",
               "| achieved /s | created | completed | lost | double offers | create p50 / p95 | create → offer "
               "p50 / p95 | accept p50 / p95 | end p50 / p95 |", "| ---: | ---: | ---: | ---: | ---: | --- | --- | --- "
               "| --- |",
-              f"| {main_run.achieved:,.0f} | {main_run.created:,} | {main_run.ended:,} | {result['lost']} "
+              f"| {per_second(main_run.achieved)} | {main_run.created:,} | {main_run.ended:,} | {result['lost']} "
               f"| {result['double_offers']} | " + " | ".join(f"{pct(main_run, step, 50)} / {pct(main_run, step, 95)}"
                                                               for step in STEPS) + " |", "",
               f"Whole run, from the database: {result['db_created']:,} created, {result['db_completed']:,} completed, "
-              f"{result['lost']} left open. Cores busy during the main run (CPU seconds per second): {cpu}."]
+              f"{result['lost']} left open. Cores busy during the main run (CPU seconds per second; the machine's "
+              f"figure counts PostgreSQL, Redis and anything else running): {cpu}. CPU per completed "
+              f"interaction: {per_contact}."]
     problems = sum((phase.problems for phase in [*result["ramp"], main_run]), Counter[str]())
     if problems or result["errors"]:
         lines.append(f"Other answers and events: {dict(problems)}; server errors: {dict(result['errors'])}.")
     return "\n".join(lines)
+
+
+def per_second(rate: float) -> str:
+    return f"{rate:,.0f}" if rate >= 10 else f"{rate:.1f}"
 
 
 def pct(phase: Phase, step: str, q: float) -> str:
