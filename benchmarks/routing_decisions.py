@@ -1,6 +1,6 @@
 """Routing decisions per second: the ACD pass with 500 agents free and 1,000 contacts waiting, on SQLite and PostgreSQL.
 
-    .venv/bin/python -m benchmarks.routing_decisions [--agents 500] [--waiting 1000] [--passes 30]
+    .venv/bin/python -m benchmarks.routing_decisions [--agents 500] [--waiting 1000] [--passes 20]
         [--engines sqlite,postgresql] [--profile] [--write]
 
 Target (DESIGN.md, issue 5): ≥ 2,000 routing decisions/s per core. The center has three queues (scheduling,
@@ -55,7 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--waiting", type=int, default=1_000)
-    parser.add_argument("--passes", type=int, default=30)
+    parser.add_argument("--passes", type=int, default=20)
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--profile", action="store_true", help="print where the timed passes spend their time")
     parser.add_argument("--write", action="store_true", help="record the figures in docs/benchmarks.md")
