@@ -30,6 +30,7 @@ from careline.patients.demo import DEMO_SEED, generate_population
 from careline.scheduling.demo import demo_patients, generate_schedule
 from careline.scheduling.service import slots as scheduling_slots
 from careline.settings import Settings
+from careline.web.sse import SHUTDOWN_GRACE_SECONDS
 
 app = typer.Typer(help="Careline: healthcare contact center with a built-in patient CRM.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -80,7 +81,8 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     with _cli_errors(), open_engine(settings) as engine:
         ensure_schema(engine)  # here too, so a stale server schema fails before Uvicorn starts
     uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True,
-                forwarded_allow_ips=settings.forwarded_allow_ips, access_log=False)
+                forwarded_allow_ips=settings.forwarded_allow_ips, access_log=False,
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
 
 
 @app.command()

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import structlog
+from redis.exceptions import RedisError
 
 Notice = tuple[str, dict[str, Any]]
 LISTENER_BACKLOG = 256
@@ -47,7 +48,9 @@ class Listener:
         return dropped
 
     async def get(self, timeout: float | None = None) -> Notice | None:
-        """The next notice, or None after ``timeout`` seconds without one."""
+        """The next notice, or None after ``timeout`` seconds without one (at once for a timeout of 0)."""
+        if not self._inbox.empty():  # no waiting task to create, and a timeout of 0 still reads what is there
+            return self._inbox.get_nowait()
         try:
             return await asyncio.wait_for(self._inbox.get(), timeout)
         except TimeoutError:
@@ -89,23 +92,35 @@ class Bus:
 
 
 class RedisBus(Bus):
-    """Fan-out across processes: publish to Redis; one subscription per process delivers to local listeners."""
+    """Fan-out across processes: publish to Redis; one subscription per process delivers to local listeners.
 
-    def __init__(self, url: str) -> None:
+    Every Redis channel name starts with ``prefix``: processes that share it serve one center, and others
+    on the same Redis (another deployment, a test) hear nothing of it.
+    """
+
+    def __init__(self, url: str, *, prefix: str = REDIS_PREFIX) -> None:
         super().__init__()
         import redis.asyncio as redis  # noqa: PLC0415 - only needed when Redis is configured
 
         self._redis = redis.Redis.from_url(url)
+        self._prefix = prefix
         self._reader: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
     async def publish(self, notices: Sequence[Notice]) -> None:
+        """Send through Redis. Redis being away must not fail work that already committed, so then this
+        process's own listeners (its desktops, its routing loop) still hear the notices, and others re-read
+        the state when notices resume."""
         if not notices:
             return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for channel, payload in notices:
-                pipe.publish(REDIS_PREFIX + channel, json.dumps(payload, default=str))
-            await pipe.execute()
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for channel, payload in notices:
+                    pipe.publish(self._prefix + channel, json.dumps(payload, default=str))
+                await pipe.execute()
+        except (OSError, RedisError):
+            log.warning("live.redis_publish_failed", notices=len(notices))
+            self.deliver(notices)
 
     async def start(self) -> None:
         self._reader = asyncio.create_task(self._read(), name="careline-redis-bus")
@@ -122,10 +137,12 @@ class RedisBus(Bus):
         while True:
             try:
                 async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.psubscribe(REDIS_PREFIX + "*")
+                    await pubsub.psubscribe(self._prefix + "*")
+                    # Redis confirms the subscription in order: from then on nothing published is missed.
+                    await pubsub.get_message(ignore_subscribe_messages=False, timeout=None)
                     self._subscribed.set()
                     async for message in pubsub.listen():
-                        channel = message["channel"].decode()[len(REDIS_PREFIX):]
+                        channel = message["channel"].decode()[len(self._prefix):]
                         self.deliver([(channel, json.loads(message["data"]))])
             except asyncio.CancelledError:
                 raise

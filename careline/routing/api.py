@@ -6,13 +6,14 @@ retried webhook is one contact) and ``POST /api/interactions/{id}/end`` when the
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
 
+from careline.actor import Actor, Role
 from careline.db import UnitOfWork
 from careline.live import Notice
 from careline.routing.errors import RoutingError
@@ -38,11 +39,25 @@ from careline.routing.schemas import (
     WrapUpIn,
 )
 from careline.routing.service import agents, board, desktop, interactions, offers, setup
-from careline.web.deps import AdminOnly, PatientClients, PatientRules, PatientWorkers, Supervisors, TeamReaders, Uow
-from careline.web.sse import event_stream, in_unit_of_work
+from careline.web.deps import (
+    AdminOnly,
+    PatientClients,
+    PatientRules,
+    PatientWorkers,
+    RecordReaders,
+    Supervisors,
+    TeamReaders,
+    Uow,
+    allow,
+)
+from careline.web.sse import Frames, event_stream, in_unit_of_work
 
 router = APIRouter(prefix="/api", tags=["routing"])
 WALLBOARD_SETTLE_SECONDS = 0.5
+# Speaking for a caller still in line (no agent has them): the IVR's service account, or a supervisor.
+LineKeepers = Annotated[Actor, Depends(allow(Role.supervisor, Role.admin))]
+# Changing how agents are routed (skills, capacity) during the day: supervisors, and admins who set it up.
+TeamManagers = Annotated[Actor, Depends(allow(Role.admin, Role.supervisor))]
 
 
 # --- interactions ---------------------------------------------------------------------------------------------
@@ -60,22 +75,23 @@ def create_interaction(data: InteractionIn, uow: Uow, actor: PatientClients, rul
 
 @router.get("/interactions")
 def list_interactions(
-    uow: Uow, _actor: PatientClients, status: Annotated[list[Status] | None, Query()] = None,
+    uow: Uow, actor: RecordReaders, status: Annotated[list[Status] | None, Query()] = None,
     queue: str | None = None, agent_id: UUID | None = None, patient_id: UUID | None = None,
-    since: datetime | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    since: AwareDatetime | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[InteractionRead]:
-    return interactions.search(uow, statuses=status, queue=queue, agent_id=agent_id, patient_id=patient_id,
-                               since=since, limit=limit)
+    """The center's contacts, newest first. Agents see their own through ``/api/agents/me``."""
+    return interactions.search_audited(uow, actor, statuses=status, queue=queue, agent_id=agent_id,
+                                      patient_id=patient_id, since=since, limit=limit)
 
 
 @router.get("/interactions/{interaction_id}")
-def get_interaction(interaction_id: UUID, uow: Uow, _actor: PatientClients) -> InteractionRead:
-    return interactions.get(uow, interaction_id)
+def get_interaction(interaction_id: UUID, uow: Uow, actor: RecordReaders) -> InteractionRead:
+    return interactions.open_one(uow, actor, interaction_id)
 
 
 @router.get("/interactions/{interaction_id}/events")
-def interaction_history(interaction_id: UUID, uow: Uow, _actor: PatientClients) -> list[EventRead]:
-    return interactions.history(uow, interaction_id)
+def interaction_history(interaction_id: UUID, uow: Uow, actor: RecordReaders) -> list[EventRead]:
+    return interactions.open_history(uow, actor, interaction_id)
 
 
 @router.post("/interactions/{interaction_id}/hold")
@@ -95,27 +111,28 @@ def end(interaction_id: UUID, uow: Uow, actor: PatientClients) -> InteractionRea
 
 
 @router.post("/interactions/{interaction_id}/wrap-up")
-def wrap_up(interaction_id: UUID, data: WrapUpIn, uow: Uow, actor: PatientClients) -> InteractionRead:
+def wrap_up(interaction_id: UUID, data: WrapUpIn, uow: Uow, actor: PatientWorkers) -> InteractionRead:
     return interactions.finish(uow, actor, interaction_id, data)
 
 
 @router.put("/interactions/{interaction_id}/notes")
-def write_notes(interaction_id: UUID, data: NoteIn, uow: Uow, actor: PatientClients) -> InteractionRead:
+def write_notes(interaction_id: UUID, data: NoteIn, uow: Uow, actor: PatientWorkers) -> InteractionRead:
     return interactions.write_notes(uow, actor, interaction_id, data.notes)
 
 
 @router.post("/interactions/{interaction_id}/transfer")
-def transfer(interaction_id: UUID, data: TransferIn, uow: Uow, actor: PatientClients) -> InteractionRead:
+def transfer(interaction_id: UUID, data: TransferIn, uow: Uow, actor: PatientWorkers) -> InteractionRead:
     return interactions.transfer(uow, actor, interaction_id, data)
 
 
 @router.post("/interactions/{interaction_id}/complete-transfer")
-def complete_transfer(interaction_id: UUID, uow: Uow, actor: PatientClients) -> InteractionRead:
+def complete_transfer(interaction_id: UUID, uow: Uow, actor: PatientWorkers) -> InteractionRead:
     return interactions.complete_transfer(uow, actor, interaction_id)
 
 
 @router.post("/interactions/{interaction_id}/callback")
-def ask_callback(interaction_id: UUID, uow: Uow, actor: PatientClients) -> InteractionRead:
+def ask_callback(interaction_id: UUID, uow: Uow, actor: LineKeepers) -> InteractionRead:
+    """The caller waiting in line asked (in the IVR) to be called back: they keep their place."""
     return interactions.ask_callback(uow, actor, interaction_id)
 
 
@@ -146,7 +163,8 @@ def screen_pop(assignment_id: UUID, uow: Uow, actor: PatientWorkers, rules: Pati
 
 
 @router.get("/agents")
-def list_agents(uow: Uow, _actor: TeamReaders) -> list[AgentRead]:
+def list_agents(uow: Uow, _actor: PatientClients) -> list[AgentRead]:
+    """Who takes contacts and their state now: the team's presence list, also an agent's transfer directory."""
     return setup.list_agents(uow)
 
 
@@ -155,16 +173,7 @@ def create_agent(data: AgentIn, uow: Uow, actor: AdminOnly) -> AgentRead:
     return setup.create_agent(uow, actor, data)
 
 
-@router.patch("/agents/{agent_id}")
-def update_agent(agent_id: UUID, data: AgentUpdate, uow: Uow, actor: AdminOnly) -> AgentRead:
-    return setup.update_agent(uow, actor, agent_id, data)
-
-
-@router.put("/agents/{agent_id}/state")
-def set_agent_state(agent_id: UUID, data: StateIn, uow: Uow, actor: Supervisors) -> AgentRead:
-    return agents.set_state_of(uow, actor, agent_id, data)
-
-
+# The agent's own routes come before ``/agents/{agent_id}/...``, which would read "me" as an agent id.
 @router.get("/agents/me")
 def my_work(uow: Uow, actor: PatientWorkers) -> MyWork:
     return desktop.my_work(uow, actor)
@@ -177,11 +186,18 @@ def set_my_state(data: StateIn, uow: Uow, actor: PatientWorkers) -> AgentRead:
 
 @router.get("/agents/me/events", response_class=StreamingResponse)
 def my_events(request: Request, uow: Uow, actor: PatientWorkers, rules: PatientRules) -> StreamingResponse:
-    """Server-sent events for this agent: ``hello`` (their work now), ``offer`` (with the screen pop),
-    ``offer_gone``, ``state`` and ``interaction`` changes."""
-    work = desktop.my_work(uow, actor)
+    """Server-sent events for this agent: ``hello`` (their work now, first and on every reconnect),
+    ``offer`` (with the screen pop), ``offer_gone``, ``state`` and ``interaction`` changes.
 
-    async def translate(notice: Notice) -> list[tuple[str, Any]]:
+    The request only finds the agent (404 without a profile); the stream reads their work once it listens.
+    """
+    agent_id = setup.agent_of(uow, actor).id
+
+    async def hello() -> Frames:
+        work = await in_unit_of_work(request, lambda inner: desktop.my_work(inner, actor))
+        return [("hello", work.model_dump(mode="json"))]
+
+    async def translate(notice: Notice) -> Frames:
         _channel, payload = notice
         if payload.get("type") != "offer":
             return [(str(payload.get("type", "notice")), payload)]
@@ -194,8 +210,18 @@ def my_events(request: Request, uow: Uow, actor: PatientWorkers, rules: PatientR
         except RoutingError:  # taken back before the pop was built: the next notice says so
             return []
 
-    return event_stream(request, [f"agent:{work.agent.id}"], translate,
-                        first=[("hello", work.model_dump(mode="json"))])
+    return event_stream(request, [f"agent:{agent_id}"], translate, first=hello)
+
+
+@router.patch("/agents/{agent_id}")
+def update_agent(agent_id: UUID, data: AgentUpdate, uow: Uow, actor: TeamManagers) -> AgentRead:
+    """Skills, languages and capacity: supervisors re-skill their team during the day."""
+    return setup.update_agent(uow, actor, agent_id, data)
+
+
+@router.put("/agents/{agent_id}/state")
+def set_agent_state(agent_id: UUID, data: StateIn, uow: Uow, actor: Supervisors) -> AgentRead:
+    return agents.set_state_of(uow, actor, agent_id, data)
 
 
 # --- queues, dispositions, wallboard --------------------------------------------------------------------------
@@ -231,7 +257,7 @@ def wallboard(uow: Uow, _actor: TeamReaders) -> Wallboard:
 def wallboard_events(request: Request, _actor: TeamReaders) -> StreamingResponse:
     """A ``changed`` event whenever something on the wallboard moved; read ``/api/wallboard`` again then."""
 
-    async def translate(notice: Notice) -> list[tuple[str, Any]]:
+    async def translate(notice: Notice) -> Frames:
         return [("changed", {"type": notice[1].get("type")})]
 
     return event_stream(request, ["center"], translate, coalesce=WALLBOARD_SETTLE_SECONDS)

@@ -12,8 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from careline.patients.schemas import MaskedPatient, Patient360, PatientSummary
 from careline.routing.rules import WEEKDAYS, AgentState, Channel, Direction, Reason, Status
 
-SkillName = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z][a-z0-9_:-]{0,39}$")]
-Language = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z]{2,3}(-[a-z]{2})?$")]
+# The pattern is checked before the lowering, so it admits capitals: "Scheduling" becomes "scheduling".
+SkillName = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
+                                             pattern=r"^[a-zA-Z][a-zA-Z0-9_:-]{0,39}$")]
+Language = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
+                                            pattern=r"^[a-zA-Z]{2,3}(-[a-zA-Z]{2})?$")]
 Level = Annotated[int, Field(ge=1, le=5)]
 CLOCK = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
 

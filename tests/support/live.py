@@ -11,11 +11,13 @@ import uvicorn
 
 from careline.app import create_app
 from careline.settings import Settings
+from careline.web.sse import SHUTDOWN_GRACE_SECONDS
 
 
 @contextmanager
 def live_server(settings: Settings) -> Iterator[str]:
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning", access_log=False)
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

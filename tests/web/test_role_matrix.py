@@ -108,6 +108,37 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/fhir/Appointment/{appointment_id}"): RECORDS,
     ("GET", "/fhir/Appointment"): RECORDS,
     ("POST", "/fhir/Appointment"): RECORDS,
+    # Routing: integrations (admin service accounts) report contacts; agents work their own; supervisors
+    # see and steer the center; only admins change how it is set up.
+    ("POST", "/api/interactions"): CLIENTS,
+    ("GET", "/api/interactions"): RECORDS,
+    ("GET", "/api/interactions/{interaction_id}"): RECORDS,
+    ("GET", "/api/interactions/{interaction_id}/events"): RECORDS,
+    ("POST", "/api/interactions/{interaction_id}/hold"): CLIENTS,
+    ("POST", "/api/interactions/{interaction_id}/resume"): CLIENTS,
+    ("POST", "/api/interactions/{interaction_id}/end"): CLIENTS,
+    ("POST", "/api/interactions/{interaction_id}/wrap-up"): WORKERS,
+    ("PUT", "/api/interactions/{interaction_id}/notes"): WORKERS,
+    ("POST", "/api/interactions/{interaction_id}/transfer"): WORKERS,
+    ("POST", "/api/interactions/{interaction_id}/complete-transfer"): WORKERS,
+    ("POST", "/api/interactions/{interaction_id}/callback"): RECORDS,
+    ("POST", "/api/interactions/{interaction_id}/requeue"): SUPERVISOR,
+    ("POST", "/api/offers/{assignment_id}/accept"): WORKERS,
+    ("POST", "/api/offers/{assignment_id}/reject"): WORKERS,
+    ("GET", "/api/offers/{assignment_id}/pop"): WORKERS,
+    ("GET", "/api/agents"): CLIENTS,
+    ("POST", "/api/agents"): ADMIN,
+    ("GET", "/api/agents/me"): WORKERS,
+    ("PUT", "/api/agents/me/state"): WORKERS,
+    ("GET", "/api/agents/me/events"): WORKERS,
+    ("PATCH", "/api/agents/{agent_id}"): TEAM,
+    ("PUT", "/api/agents/{agent_id}/state"): SUPERVISOR,
+    ("GET", "/api/queues"): CLIENTS,
+    ("POST", "/api/queues"): ADMIN,
+    ("GET", "/api/dispositions"): CLIENTS,
+    ("PUT", "/api/dispositions"): ADMIN,
+    ("GET", "/api/wallboard"): TEAM,
+    ("GET", "/api/wallboard/events"): TEAM,
     # The agent desktop (their own work) and the wallboard (supervisors steer, admins watch).
     ("GET", "/desktop"): WORKERS,
     ("GET", "/desktop/state"): WORKERS,
@@ -160,10 +191,11 @@ def _request(client: TestClient, case: Case, path: str, *, bearer: str | None, c
     client.cookies.set(SESSION_COOKIE if cookie else PRESESSION_COOKIE, cookie or "matrix")
     if case.method != "GET" and not bearer:
         headers["X-CSRF-Token"] = token_for(TEST_SECRET, binding)
-    response = client.request(case.method, path, headers=headers, follow_redirects=False)
-    if response.status_code == 303 and response.headers["location"].startswith("/login?next="):
-        return 401
-    return response.status_code
+    # Streamed, and closed once the status is in: an event stream never ends by itself.
+    with client.stream(case.method, path, headers=headers, follow_redirects=False) as response:
+        if response.status_code == 303 and response.headers["location"].startswith("/login?next="):
+            return 401
+        return response.status_code
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
@@ -174,6 +206,8 @@ def test_route_enforces_its_access_rule(client: TestClient, uow: UnitOfWork, cas
     samples = {"{user_id}": target.id, "{patient_id}": patient.id, "{alert_id}": make_alert(uow, patient)}
     # Scheduling ids need no row: an allowed role gets a 404 or 422, never a 401/403.
     samples |= {f"{{{name}}}": uuid4() for name in ("appointment_id", "schedule_id", "slot_id", "template_id")}
+    # Routing ids likewise; a wallboard stream opens for an allowed role, and is closed unread.
+    samples |= {f"{{{name}}}": uuid4() for name in ("interaction_id", "assignment_id", "agent_id")}
     path = case.path
     for name, value in samples.items():
         path = path.replace(name, str(value))

@@ -7,10 +7,13 @@ once: ``completed`` (after wrap-up) or ``abandoned`` (the caller left before an 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
+from careline import audit
 from careline.actor import Actor, Role
 from careline.db import UnitOfWork, utcnow
+from careline.patients.errors import InvalidPhone
 from careline.patients.policy import PatientPolicy
 from careline.patients.service import lookup as patient_lookup
 from careline.patients.service import records as patient_records
@@ -77,7 +80,10 @@ def _match_patient(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, interac
     if data.channel not in PHONE_CHANNELS:
         interaction.address = data.address.strip().lower()
         return
-    matches = patient_lookup.lookup_by_phone(uow, actor, policy, data.address)
+    try:
+        matches = patient_lookup.lookup_by_phone(uow, actor, policy, data.address)
+    except InvalidPhone as error:
+        raise InvalidRoutingInput("address", str(error)) from error
     interaction.address = patient_lookup.e164(policy, data.address)
     if interaction.patient_id is None:
         interaction.candidates = len(matches)
@@ -103,6 +109,29 @@ def search(uow: UnitOfWork, *, statuses: list[Status] | None = None, queue: str 
     rows = repository.search(uow.session, statuses=[s.value for s in statuses or []], queue_id=queue_id,
                              agent_id=agent_id, patient_id=patient_id, since=since, limit=limit)
     return [read(uow, row) for row in rows]
+
+
+def open_one(uow: UnitOfWork, actor: Actor, interaction_id: UUID) -> InteractionRead:
+    """One contact, read through the API: audited, since its notes and caller's number belong to the
+    patient's record. The entry is written before the contact is returned, or nothing is."""
+    found = get(uow, interaction_id)
+    audit.record(uow, actor, "interaction.viewed", subject_type="interaction", subject_id=found.id,
+                 patient_id=found.patient_id)
+    return found
+
+
+def open_history(uow: UnitOfWork, actor: Actor, interaction_id: UUID) -> list[EventRead]:
+    open_one(uow, actor, interaction_id)
+    return history(uow, interaction_id)
+
+
+def search_audited(uow: UnitOfWork, actor: Actor, **filters: Any) -> list[InteractionRead]:
+    """``search`` through the API, audited with the filters used (their names) and the number found."""
+    found = search(uow, **filters)
+    audit.record(uow, actor, "interaction.searched", patient_id=filters.get("patient_id"),
+                 details={"fields": sorted(name for name, value in filters.items() if value and name != "limit"),
+                          "found": len(found)})
+    return found
 
 
 def _mine(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *allowed: Status) -> tuple[Interaction, Agent | None]:

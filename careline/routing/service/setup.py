@@ -68,7 +68,10 @@ def save_queue(uow: UnitOfWork, actor: Actor, data: QueueIn) -> QueueRead:
 def _check_overflows(uow: UnitOfWork, data: QueueIn) -> None:
     for step in data.steps:
         if step.overflow_queue and step.overflow_queue != data.name:
-            queue_named(uow, step.overflow_queue)
+            try:
+                queue_named(uow, step.overflow_queue)
+            except InvalidRoutingInput as error:  # named by the steps, not by a queue field
+                raise InvalidRoutingInput("steps", str(error)) from error
         elif step.overflow_queue:
             raise InvalidRoutingInput("steps", "A queue cannot overflow into itself.")
 
