@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from careline.live import LISTENER_BACKLOG, Bus, Listener, Notice, RedisBus, make_bus
-from tests.support.redis import require_redis, unique_prefix
+from tests.support.redis_server import require_redis, unique_prefix
 
 ARRIVAL_SECONDS = 3.0  # generous: Redis on loopback takes milliseconds
 QUIET_SECONDS = 0.05

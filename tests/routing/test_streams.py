@@ -29,7 +29,7 @@ from tests.factories.patients import make_patient
 from tests.factories.routing import make_agent, make_queue
 from tests.support.databases import DatabaseFactory
 from tests.support.live import live_server
-from tests.support.redis import require_redis
+from tests.support.redis_server import require_redis
 
 PHONE = "+16175550142"
 SHARED = "+16175550199"  # a household's landline: two patients on it
