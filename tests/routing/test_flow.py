@@ -82,3 +82,27 @@ def test_a_merged_patients_contacts_move_to_the_surviving_record(uow: UnitOfWork
     interactions.follow_merge(uow, duplicate_id=duplicate.id, survivor_id=keep.id)
     assert interactions.get(uow, call.id).patient_id == keep.id
     assert [found.id for found in interactions.search(uow, patient_id=keep.id)] == [call.id]
+
+
+def test_a_pass_writes_many_offers_at_once_each_to_its_own_agent(uow: UnitOfWork) -> None:
+    """Large passes take the batched path (arrays on PostgreSQL): every offer, leg and event must still match."""
+    make_queue(uow)
+    staff = [make_agent(uow, f"agent{n:02d}", available_at=T0 - timedelta(seconds=n)) for n in range(12)]
+    calls = [make_contact(uow, now=T0 + timedelta(seconds=n), channel="sms" if n % 3 else "voice")
+             for n in range(30)]
+    report = engine.run_pass(uow, T0 + timedelta(minutes=1))
+    offered = [interactions.get(uow, call.id) for call in calls]
+    live = uow.session.query(Assignment).filter(Assignment.status == "offered").all()
+    assert report.offered == len(live) == sum(1 for found in offered if found.status == "offered")
+    by_interaction = {leg.interaction_id: leg for leg in live}
+    for found in offered:
+        if found.status == "offered":
+            leg = by_interaction[found.id]
+            assert leg.agent_id == found.agent_id
+            assert leg.kind == ("voice" if found.channel == "voice" else "text")
+            assert [event.kind for event in interactions.history(uow, found.id)][-1] == "offered"
+    for member in staff:
+        agent = member.row(uow)
+        held = [leg for leg in live if leg.agent_id == member.id]
+        assert agent.load_voice == sum(leg.kind == "voice" for leg in held) <= agent.voice_slots
+        assert agent.load_text == sum(leg.kind == "text" for leg in held) <= agent.text_slots
