@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Protocol
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -29,16 +30,26 @@ STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 # Requests holding a database connection at once (see web.deps.get_uow): one pooled connection each, and
 # well under the 40 worker threads that run their dependencies, routes and commits.
 DB_REQUESTS = 16
-BACKGROUND_CONNECTIONS = 2  # the routing loop, and a desktop's screen pop being built
+BACKGROUND_CONNECTIONS = 3  # the routing loop, a desktop's screen pop being built, the demo's simulated callers
+
+
+class BackgroundTask(Protocol):
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+# Made in the lifespan, once the database and the bus are open: e.g. the demo's simulated callers.
+Background = Callable[[sessionmaker[Session], Bus], BackgroundTask]
 
 
 def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Session] | None = None,
-               routing_loop: bool | None = None) -> FastAPI:
+               routing_loop: bool | None = None, background: Sequence[Background] = ()) -> FastAPI:
     """Build the app. Pass ``sessions`` to run on an existing connection (tests); otherwise the lifespan
     opens the configured database, migrating the embedded SQLite one to head.
 
     The routing loop (the ACD) runs unless ``routing_loop`` is False; tests on a shared connection leave it
-    off by default and run engine passes themselves.
+    off by default and run engine passes themselves. ``background`` tasks start after it and stop before it.
     """
     settings = settings or Settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
@@ -55,14 +66,15 @@ def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Sessi
         app.state.sessionmaker = sessions or make_sessionmaker(engine)
         app.state.bus = make_bus(settings.redis_url)
         await app.state.bus.start()
-        loop = RoutingLoop(app.state.sessionmaker, app.state.bus) if run_routing else None
-        if loop:
-            loop.start()
+        tasks: list[BackgroundTask] = [RoutingLoop(app.state.sessionmaker, app.state.bus)] if run_routing else []
+        tasks += [make(app.state.sessionmaker, app.state.bus) for make in background]
+        for task in tasks:
+            task.start()
         try:
             yield
         finally:
-            if loop:
-                await loop.stop()
+            for task in reversed(tasks):
+                await task.stop()
             await app.state.bus.stop()
             if engine is not None:
                 engine.dispose()

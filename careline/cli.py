@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from careline import audit
 from careline.actor import Actor, Role
-from careline.app import create_app
+from careline.app import Background, create_app
 from careline.auth import service as auth_service
 from careline.auth.errors import AuthError
 from careline.auth.schemas import UserCreate
@@ -27,6 +27,10 @@ from careline.db import UnitOfWork
 from careline.db.migrate import SchemaOutOfDate, ensure_schema, upgrade_to_head
 from careline.fhir.cli import import_app
 from careline.patients.demo import DEMO_SEED, generate_population
+from careline.patients.policy import PatientPolicy
+from careline.routing import demo as routing_demo
+from careline.routing.simulation import Plan, background_traffic
+from careline.routing.simulation.console import parse_duration, parse_rate, run_live
 from careline.scheduling.demo import demo_patients, generate_schedule
 from careline.scheduling.service import slots as scheduling_slots
 from careline.settings import Settings
@@ -45,6 +49,7 @@ app.add_typer(import_app, name="import", help="Import data from the EHR.")
 
 Host = Annotated[str, typer.Option(help="Address to listen on.")]
 Port = Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535)]
+Parsed = TypeVar("Parsed")
 
 DEMO_USERS = (
     ("agent", "Alex Rivera", Role.agent),
@@ -77,10 +82,10 @@ def _work(command: str, *, read_only: bool = False) -> Iterator[tuple[UnitOfWork
         yield uow, Actor.cli(command)
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, *, background: Sequence[Background] = ()) -> None:
     with _cli_errors(), open_engine(settings) as engine:
         ensure_schema(engine)  # here too, so a stale server schema fails before Uvicorn starts
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True,
+    uvicorn.run(create_app(settings, background=background), host=host, port=port, proxy_headers=True,
                 forwarded_allow_ips=settings.forwarded_allow_ips, access_log=False,
                 timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
 
@@ -98,9 +103,12 @@ def demo(
     reset: Annotated[bool, typer.Option(help="Erase CARELINE_DATABASE_URL's database if it is not empty.")] = False,
     patients: Annotated[int, typer.Option(
         help="Synthetic patients to generate: households, phones, visits, conditions, screenings.", min=0)] = 5_000,
+    traffic: Annotated[float, typer.Option(
+        help="Simulated contacts per minute while the demo runs, answered by simulated agents and by you "
+             "(0: none).", min=0, max=600)] = routing_demo.TRAFFIC_PER_MINUTE,
 ) -> None:
-    """Create a fresh demo database with one user per role (passwords printed once) and a synthetic
-    patient population, and serve it.
+    """Create a fresh demo database with one user per role (passwords printed once), a synthetic
+    patient population, clinics, queues and simulated agents, and serve it with simulated callers.
 
     Without CARELINE_DATABASE_URL the demo lives in its own file (demo.db in the data directory), recreated
     on every run; a database named by CARELINE_DATABASE_URL is only erased with --reset.
@@ -125,7 +133,22 @@ def demo(
         uow.commit()
     typer.echo(stats.summary())
     _demo_schedule(settings)
-    _serve(settings, host, port)
+    _demo_routing(settings, f"http://{host}:{port}", traffic)
+    plan = Plan(agents=routing_demo.SIMULATED_AGENTS, per_second=traffic / 60,
+                handle_seconds=routing_demo.HANDLE_SECONDS)
+    _serve(settings, host, port, background=[background_traffic(
+        plan, seed=DEMO_SEED, policy=PatientPolicy.from_settings(settings))] if traffic else [])
+
+
+def _demo_routing(settings: Settings, site: str, traffic: float) -> None:
+    with unit_of_work(settings) as uow:
+        routing = routing_demo.set_up(uow, Actor.cli("demo"))
+        uow.commit()
+    typer.echo(routing.summary())
+    typer.echo(f"Take calls: sign in as 'agent', open {site}/desktop and choose Available.")
+    typer.echo(f"Watch the center: sign in as 'supervisor' and open {site}/wallboard.")
+    if traffic:
+        typer.echo(f"About {traffic:g} simulated contacts a minute arrive while the demo runs.")
 
 
 SCHEDULE_STEPS = {"slots": "Generating slots", "bookings": "Booking appointments", "writing": "Writing appointments"}
@@ -167,6 +190,45 @@ def _erase(engine: Engine) -> None:
         return
     with engine.begin() as connection:
         connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+
+
+@app.command()
+def simulate(
+    agents: Annotated[int, typer.Option(
+        help="Simulated agents: users sim-agent-01, -02 … with desks, created on first use, their skills and "
+             "languages spread over the queues.", min=1, max=500)] = 50,
+    rate: Annotated[str, typer.Option(
+        help="Contacts arriving (Poisson) per second, minute or hour: 5/s, 300/min, 90/h.")] = "5/s",
+    duration: Annotated[str | None, typer.Option(
+        help="How long to run: 90s, 10m, 2h. Without it, until Ctrl-C.")] = None,
+    patience: Annotated[str, typer.Option(
+        help="Callers' mean patience on hold or in a chat (exponential); still waiting then, they hang up.")] = "90s",
+    handle: Annotated[str, typer.Option(
+        help="Simulated agents' mean talk time (log-normal); 10-30 s of wrap-up follow.")] = "3.5m",
+    seed: Annotated[int | None, typer.Option(help="Seed for the random draws, to replay a run.")] = None,
+) -> None:
+    """Load the real routing with synthetic callers and agents, showing the queues live each second.
+
+    Callers arrive for appointments, test results, billing, refills and nurse advice, about 15% in Spanish,
+    mostly by phone (some SMS, chat, callback requests), from patients' numbers when the database has patients.
+    Simulated agents answer after 1-4 s (now and then letting an offer time out), talk, wrap up and take
+    breaks; the engine runs every 250 ms here, alongside any served app's. The demo queues are created if
+    missing. With CARELINE_REDIS_URL set, a served app's desktops and wallboards move live. Ctrl-C stops
+    cleanly: waiting callers hang up, agents wrap up and sign off, and a summary is printed.
+    """
+    plan = Plan(agents=agents, per_second=_parsed(parse_rate, rate, "--rate"),
+                patience_seconds=_parsed(parse_duration, patience, "--patience").total_seconds(),
+                handle_seconds=_parsed(parse_duration, handle, "--handle").total_seconds())
+    length = _parsed(parse_duration, duration, "--duration") if duration is not None else None
+    with _cli_errors():
+        run_live(Settings(), plan, duration=length, seed=seed)
+
+
+def _parsed(parse: Callable[[str], Parsed], text: str, option: str) -> Parsed:
+    try:
+        return parse(text)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint=f"'{option}'") from error
 
 
 @db_app.command("upgrade")

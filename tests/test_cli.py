@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import typer
 from sqlalchemy import text
@@ -93,3 +95,24 @@ class TestUsersAndAudit:
         assert "No such user." in unknown.output
         bad_role = runner.invoke(app, ["users", "create", "ana", "--role", "janitor", "--password-stdin"])
         assert bad_role.exit_code == 2
+
+
+class TestSimulate:
+    def test_a_short_run_routes_real_contacts_and_prints_a_summary(self, database_url: str) -> None:
+        result = runner.invoke(app, ["simulate", "--agents", "3", "--rate", "240/min", "--duration", "3s",
+                                     "--seed", "1"])
+        assert result.exit_code == 0, result.output
+        assert re.search(r"Simulated \d+s: \d+ contacts", result.output)
+        assert "simulated agents answered" in result.output
+        assert "scheduling" in result.output  # the live table of the queues
+        assert "+1" not in result.output  # callers' numbers are never printed
+        engine = make_engine(database_url)
+        with engine.connect() as connection:
+            created = connection.execute(text("SELECT count(*) FROM interactions")).scalar_one()
+            open_ = connection.execute(text("SELECT count(*) FROM interactions "
+                                            "WHERE status NOT IN ('completed', 'abandoned')")).scalar_one()
+            offline = connection.execute(text("SELECT count(*) FROM agents WHERE state = 'offline'")).scalar_one()
+        engine.dispose()
+        assert created > 3
+        assert open_ == 0
+        assert offline == 3

@@ -107,6 +107,13 @@ def phones_of(session: Session, patient_ids: Sequence[UUID]) -> dict[UUID, list[
     return found
 
 
+def some_phone_numbers(session: Session, *, limit: int) -> list[str]:
+    """Up to ``limit`` numbers of unmerged patients, in the order of the phones' random ids: a fair sample that
+    is the same for the same data."""
+    return list(session.scalars(select(PatientPhone.e164).join(Patient, Patient.id == PatientPhone.patient_id)
+                                .where(Patient.status != "merged").order_by(PatientPhone.id).limit(limit)))
+
+
 def replace_phones(session: Session, patient_id: UUID, phones: Iterable[tuple[str, str]]) -> None:
     session.execute(delete(PatientPhone).where(PatientPhone.patient_id == patient_id))
     for e164, use in dict(phones).items():

@@ -83,3 +83,11 @@ def search_patient_records(
         audit.record(uow, actor, "patient.viewed", subject_type="patient", subject_id=patient.id,
                      patient_id=patient.id)
     return read_many(uow, patients), hits.has_next
+
+
+def sample_phone_numbers(uow: UnitOfWork, actor: Actor, *, limit: int) -> list[str]:
+    """Up to ``limit`` patients' numbers (E.164) for synthetic callers (``careline simulate``), so that their
+    calls pop real records. Audited by count; the numbers are PHI, so callers must not print or log them."""
+    numbers = repository.some_phone_numbers(uow.session, limit=limit)
+    audit.record(uow, actor, "patient.phones_sampled", details={"count": len(numbers)})
+    return numbers
