@@ -105,7 +105,7 @@
   // --- the caller's record: the patient pages, shown in #record --------------------------------------------
   function openRecord(card) {
     record.dataset.recordOf = card.dataset.contact;
-    window.htmx.ajax("GET", card.dataset.recordUrl, {target: "#record", swap: "innerHTML", source: card});
+    live.refresh(card.dataset.recordUrl, "#record");
   }
 
   function clearRecord() {
@@ -176,18 +176,19 @@
 
   // --- the stream --------------------------------------------------------------------------------------------
   function hello(work) {
-    live.refresh("/desktop/state", "#agent-state", "outerHTML");
+    live.refresh("/desktop/state", "#agent-state");
     live.refresh("/desktop/contacts", "#contacts");
     const open = new Set(work.offers.map((offer) => offer.assignment_id));
     Array.from(banners.keys()).filter((id) => !open.has(id)).forEach((id) => dropOffer(id));
     open.forEach((id) => { if (!banners.has(id)) { loadOffer(id); } });
   }
 
+  // A contact of this agent moved (the caller hung up, the wrap-up ran out, a supervisor took it back) or
+  // one arrived that the page does not show yet.
   function changed(notice) {
     const card = document.querySelector(`#contacts [data-contact="${notice.interaction_id}"]`);
-    if (card ? card.dataset.status !== notice.status : notice.status !== "queued") {
-      live.refresh("/desktop/contacts", "#contacts");
-    }
+    const mine = notice.status === "connected" || notice.status === "wrap_up";
+    if (card ? card.dataset.status !== notice.status : mine) { live.refresh("/desktop/contacts", "#contacts"); }
   }
 
   const handlers = {
@@ -195,7 +196,7 @@
     offer: showOffer,
     offer_gone: (notice) => dropOffer(notice.assignment_id,
       "The offer ended: it timed out, went to someone else, or the caller hung up."),
-    state: () => live.refresh("/desktop/state", "#agent-state", "outerHTML"),
+    state: () => live.refresh("/desktop/state", "#agent-state"),
     interaction: changed,
   };
 

@@ -81,8 +81,10 @@
     open();
   }
 
-  function refresh(url, target, swap) {
-    return window.htmx.ajax("GET", url, {target, swap: swap || "innerHTML"});
+  // The target is also the source: htmx keeps one request at a time per source and drops all but the last
+  // one waiting, so regions refreshed at the same moment must not share one (by default the body).
+  function refresh(url, target) {
+    return window.htmx.ajax("GET", url, {target, source: target, swap: "innerHTML"});
   }
 
   function say(text) {
@@ -91,6 +93,9 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    // Settling copies an element's old attributes onto its new self for a moment; a style attribute (one a
+    // tool such as a screen checker left behind) would be an inline style, which the page's policy forbids.
+    window.htmx.config.attributesToSettle = ["class", "width", "height"];
     syncClock(document.body);
     tick();
     setInterval(tick, 1000);
