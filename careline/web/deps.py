@@ -20,6 +20,7 @@ from careline.auth import service as auth_service
 from careline.auth.policy import SecurityPolicy
 from careline.auth.schemas import SignedIn
 from careline.db import UnitOfWork
+from careline.live import Notice
 from careline.patients.policy import PatientPolicy
 from careline.web.csrf import SESSION_COOKIE
 from careline.web.exceptions import Forbidden, NotSignedIn
@@ -37,15 +38,24 @@ async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
     async with request.app.state.db_gate:
         uow = UnitOfWork(request.app.state.sessionmaker).__enter__()  # no I/O: the session connects on use
         try:
-            try:
-                yield uow
-            except audit.AuditedRefusal:
-                await run_in_threadpool(uow.commit)  # keep the audit entry of the refusal, then report it
-                raise
-            await run_in_threadpool(uow.commit)  # the only commit of a request
-            await request.app.state.bus.publish(uow.take_notices())
-        finally:
+            yield uow
+        except audit.AuditedRefusal:
+            await run_in_threadpool(_commit_and_close, uow)  # keep the audit entry of the refusal, then report it
+            raise
+        except BaseException:
             await run_in_threadpool(uow.close)
+            raise
+        notices = await run_in_threadpool(_commit_and_close, uow)  # the only commit of a request
+        await request.app.state.bus.publish(notices)
+
+
+def _commit_and_close(uow: UnitOfWork) -> list[Notice]:
+    """Commit, then hand back the live notices of the committed work; one worker-thread hop for both."""
+    try:
+        uow.commit()
+        return uow.take_notices()
+    finally:
+        uow.close()
 
 
 # scope="function": commit before the response is sent, so a failed commit never leaks a response.

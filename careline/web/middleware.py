@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 
 import structlog
 from fastapi import FastAPI, Request, Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from careline.web.csrf import PRESESSION_COOKIE, new_presession_value
 from careline.web.errors import unexpected_error
@@ -26,51 +27,69 @@ CONTENT_SECURITY_POLICY = "; ".join((
     "frame-ancestors 'none'",
 ))
 
-Handler = Callable[[Request], Awaitable[Response]]
 
 
-async def request_context(request: Request, call_next: Handler) -> Response:
-    request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
-    request.state.new_presession = None
-    if PRESESSION_COOKIE not in request.cookies:
-        request.state.new_presession = new_presession_value()
-    structlog.contextvars.bind_contextvars(request_id=request_id)
-    started = time.perf_counter()
-    try:
-        response = await call_next(request)
-    except Exception as error:  # answered here, inside the header middleware, and never re-raised to the server
-        response = unexpected_error(request, error)
-    finally:
-        structlog.contextvars.unbind_contextvars("request_id")
-    route = request.scope.get("route")
-    # The route template, never the raw URL: paths and query strings may hold names or dates of birth.
-    log.info("request", method=request.method, route=getattr(route, "path", "<unmatched>"),
-             status=response.status_code, ms=round((time.perf_counter() - started) * 1000, 1),
-             request_id=request_id)
-    response.headers["X-Request-ID"] = request_id
-    if request.state.new_presession:
-        response.set_cookie(PRESESSION_COOKIE, request.state.new_presession, httponly=True,
-                            samesite="lax", secure=request.url.scheme == "https", path="/")
-    return response
+class RequestPlumbing:
+    """Pure ASGI middleware around every request: request id, the access log line, the pre-session CSRF cookie,
+    security headers, and the last-resort 500 answer.
+
+    Pure ASGI rather than ``@app.middleware("http")``: that wrapper runs each request in an extra task and
+    pipes every response body, streams included, through a memory channel, which the busiest routes pay for.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+        presession = None if PRESESSION_COOKIE in request.cookies else new_presession_value()
+        request.state.new_presession = presession
+        started, status, answered = time.perf_counter(), 500, False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, answered
+            if message["type"] == "http.response.start":
+                status, answered = message["status"], True
+                _decorate(MutableHeaders(scope=message), scope, request_id, presession)
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as error:
+            if answered:  # the response already started: nothing left to answer with
+                raise
+            await unexpected_error(request, error)(scope, receive, send_with_headers)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+            route = scope.get("route")
+            # The route template, never the raw URL: paths and query strings may hold names or dates of birth.
+            log.info("request", method=scope["method"], route=getattr(route, "path", "<unmatched>"), status=status,
+                     ms=round((time.perf_counter() - started) * 1000, 1), request_id=request_id)
 
 
-async def security_headers(request: Request, call_next: Handler) -> Response:
-    response = await call_next(request)
-    headers = response.headers
+def _decorate(headers: MutableHeaders, scope: Scope, request_id: str, presession: str | None) -> None:
+    https = scope.get("scheme") == "https"
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers["X-Frame-Options"] = "DENY"
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "no-referrer"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Permissions-Policy"] = "camera=(), geolocation=(), microphone=(self)"
-    if request.url.scheme == "https":
+    headers["X-Request-ID"] = request_id
+    if https:
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-    if not request.url.path.startswith("/static/"):
+    if not scope["path"].startswith("/static/"):
         headers.setdefault("Cache-Control", "no-store")  # pages and API answers may hold PHI
-    return response
+    if presession:
+        cookie = Response()
+        cookie.set_cookie(PRESESSION_COOKIE, presession, httponly=True, samesite="lax", secure=https, path="/")
+        headers.append("set-cookie", cookie.headers["set-cookie"])
 
 
 def install_middleware(app: FastAPI) -> None:
-    # Added last runs first: security headers wrap everything, including error responses.
-    app.middleware("http")(request_context)
-    app.middleware("http")(security_headers)
+    app.add_middleware(RequestPlumbing)
