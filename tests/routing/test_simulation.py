@@ -16,11 +16,13 @@ from careline.cli import app
 from careline.db import UnitOfWork
 from careline.routing.models import Agent, AgentStateChange, Assignment, Interaction
 from careline.routing.rules import FINAL, Channel, Reason
+from careline.routing.service import desktop, interactions, offers
 from careline.routing.simulation import Plan, Simulation, Tally
 from careline.routing.simulation.console import parse_duration, parse_rate
-from careline.routing.simulation.draws import Draws
+from careline.routing.simulation.draws import IMPATIENT, Draws
 from tests.factories.auth import PASSWORD
 from tests.factories.patients import make_patient
+from tests.factories.routing import make_agent
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 runner = CliRunner()
@@ -156,6 +158,31 @@ class TestCallers:
         assert all(address and address[-4:-2] == "01" for address in unknown)  # the fictional 555-01xx lines
         sampled = uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "patient.phones_sampled")).one()
         assert sampled.details == {"count": 5}
+
+
+    def test_a_caller_talking_to_a_person_hangs_up_after_a_long_call(self, uow: UnitOfWork) -> None:
+        every_skill = {"scheduling": 3, "spanish": 3, "billing": 3, "nurse": 3, "prescriptions": 3}
+        alex = make_agent(uow, "alex", available_at=T0 - timedelta(minutes=5), skills=every_skill,
+                          languages=["en", "es"])
+        simulation = Simulation(Plan(agents=1, per_second=1.0, patience_seconds=5, miss_share=1.0), seed=6)
+        simulation.start(uow, T0)
+        now = T0
+        while not _contacts(uow):
+            now += timedelta(seconds=1)
+            simulation.step(uow, now)
+        simulation.arriving = False
+        (contact,) = _contacts(uow)
+        assert contact.channel in IMPATIENT
+        (offer,) = desktop.my_work(uow, alex.actor).offers  # the person has been idle longest
+        offers.accept(uow, alex.actor, offer.assignment_id, now=now)
+
+        for _ in range(24):
+            now += timedelta(seconds=30)
+            simulation.step(uow, now)
+        ended = interactions.get(uow, contact.id)
+        assert ended.answered_at is not None
+        assert ended.ended_at is not None
+        assert timedelta(minutes=10) <= ended.ended_at - ended.answered_at <= timedelta(minutes=10, seconds=30)
 
 
 class TestDraws:

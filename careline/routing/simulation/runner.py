@@ -35,23 +35,29 @@ class Runner:
 
     async def run(self, stop: asyncio.Event, *, until: datetime | None = None) -> Tally:
         """Start, step every tick until ``stop`` is set or ``until`` passes, then close; returns the totals."""
-        await self._once(self.simulation.start)
+        started = False
         try:
             while not stop.is_set() and (until is None or utcnow() < until):
-                await self._once(self.simulation.step)
+                if started:
+                    await self._once(self.simulation.step)
+                else:  # until it succeeds: the database may be busy or away for a moment
+                    started = await self._once(self.simulation.start)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._tick)
         finally:
-            await self._once(self.simulation.close)
+            if started:
+                await self._once(self.simulation.close)
         return self.totals
 
-    async def _once(self, action: Action) -> None:
+    async def _once(self, action: Action) -> bool:
+        """Run and commit ``action``, then publish its notices; False if the database failed it."""
         try:
             notices = await asyncio.to_thread(self._commit, action)
         except DBAPIError:  # a lost connection or a broken deadlock: the next tick carries on
             log.warning("simulation.step_failed", exc_info=True)
-            return
+            return False
         await self._bus.publish(notices)
+        return True
 
     def _commit(self, action: Action) -> list[Notice]:
         with UnitOfWork(self._sessions) as uow:
