@@ -201,3 +201,39 @@ def test_an_offer_the_caller_hangs_up_on_leaves_the_desktop(open_page: Callable[
     expect(offer).to_have_count(0)
     expect(alex.locator("[data-live-status]")).to_contain_text("The offer ended")
     expect(alex).to_have_title(re.compile("^Desktop"))
+
+
+def test_a_shared_number_asks_who_is_calling_and_a_supervisor_takes_the_call_back(
+        open_page: Callable[[str], Page], center: Center, live_settings: Settings) -> None:
+    with unit_of_work(live_settings) as uow:
+        make_patient(uow, given="Luis", family="Rivera", phones=(("+16175550123", "home"),))
+        uow.commit()
+    alex = open_page("alex")
+    _go_available(alex)
+    _call(alex, center)
+    offer = alex.locator(".offer")
+    expect(offer.locator('[data-field="caller"]')).to_have_text("2 patients share this number")
+    expect(offer.locator('[data-field="greet"]')).to_be_hidden()
+    alex.keyboard.press("Alt+A")
+
+    record = alex.locator("#record")
+    expect(record.get_by_role("heading", name="2 patients share this number")).to_be_visible()
+    expect(record.get_by_text("1961")).to_have_count(0)
+    _look(alex, "desktop-shared-number")
+    record.get_by_role("button", name=re.compile("^Luis Rivera")).click()
+    expect(record.get_by_role("heading", name="Verify the caller's identity")).to_be_visible()
+    expect(record.get_by_role("heading", name="Luis Rivera")).to_be_visible()
+
+    sam = open_page("sam")
+    sam.goto("/wallboard")
+    live = sam.locator("tr", has_text="Call · Appointment")
+    expect(live).to_contain_text("connected")
+    expect(live).to_contain_text("Alex Rivera")
+    live.get_by_role("button", name="Requeue").click()
+    expect(sam.locator("#board-news")).to_have_text("Back in line in the scheduling queue.")
+
+    # Alex loses the contact and its record at once, and the line offers the call again (to Alex, the only
+    # agent available), now with the patient Alex named.
+    expect(alex.locator(".contact")).to_have_count(0)
+    expect(record.get_by_role("heading", name="The caller's record")).to_be_visible()
+    expect(offer.locator('[data-field="caller"]')).to_have_text("Luis Rivera")
