@@ -18,6 +18,7 @@ SkillName = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=Tru
 Language = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
                                             pattern=r"^[a-zA-Z]{2,3}(-[a-zA-Z]{2})?$")]
 Level = Annotated[int, Field(ge=1, le=5)]
+Extension = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9*#]{2,20}$")]
 CLOCK = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
 
 
@@ -101,7 +102,7 @@ class AgentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: UUID
-    extension: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9*#]{2,20}$")] | None = None
+    extension: Extension | None = None
     languages: list[Language] = ["en"]
     skills: dict[SkillName, Level] = {}
     voice_slots: int = Field(default=1, ge=0, le=1)
@@ -120,8 +121,8 @@ class AgentIn(BaseModel):
 class AgentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    extension: str | None = None
-    languages: list[Language] | None = None
+    extension: Extension | None = None
+    languages: list[Language] | None = Field(default=None, min_length=1)
     skills: dict[SkillName, Level] | None = None
     voice_slots: int | None = Field(default=None, ge=0, le=1)
     text_slots: int | None = Field(default=None, ge=0, le=10)

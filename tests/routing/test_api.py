@@ -363,6 +363,22 @@ class TestAgents:
         assert (changed["skills"], changed["text_slots"]) == ({"billing": 2}, 5)
         assert_problem(api.call("PATCH", f"/agents/{UUID(int=1)}", "supervisor", {"blend": True}), 404)
 
+    @pytest.mark.parametrize(("change", "loc"), [
+        ({"extension": "front desk"}, "extension"),
+        ({"languages": []}, "languages"),
+        ({"skills": {"scheduling": 9}}, "scheduling"),
+        ({"state": "available"}, "state"),
+    ], ids=["extension", "no language", "level", "state is not a setting"])
+    def test_a_bad_change_to_an_agent_is_422(self, api: Api, center: Center, change: dict[str, Any],
+                                             loc: str) -> None:
+        assert_problem(api.call("PATCH", f"/agents/{center.blair.id}", "supervisor", change), 422, loc=loc)
+        assert (api.agent(center.blair)["extension"], api.agent(center.blair)["languages"]) == (None, ["en"])
+
+    def test_an_extension_already_taken_is_422(self, api: Api, center: Center) -> None:
+        api.ok("PATCH", f"/agents/{center.alex.id}", "supervisor", {"extension": "4101"})
+        assert_problem(api.call("PATCH", f"/agents/{center.blair.id}", "supervisor", {"extension": "4101"}), 422,
+                       field="extension")
+
     def test_capacity_below_what_the_agent_holds_is_422(self, api: Api, center: Center) -> None:
         api.answered()
         response = api.call("PATCH", f"/agents/{center.alex.id}", "supervisor", {"voice_slots": 0})

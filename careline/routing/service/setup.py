@@ -127,6 +127,9 @@ def create_agent(uow: UnitOfWork, actor: Actor, data: AgentIn, *, now: datetime 
 
 def update_agent(uow: UnitOfWork, actor: Actor, agent_id: UUID, data: AgentUpdate) -> AgentRead:
     found = agent(uow, agent_id)
+    holder = repository.agent_by_extension(uow.session, data.extension) if data.extension else None
+    if holder is not None and holder.id != found.id:  # said plainly here; the unique index still decides races
+        raise InvalidRoutingInput("extension", "That extension belongs to another agent.")
     changes = data.model_dump(exclude_unset=True, exclude={"skills"})
     for key, value in changes.items():
         setattr(found, key, value)
