@@ -42,9 +42,12 @@ def get(session: Session, model: type[Model], row_id: Any) -> Model | None:
     return session.get(model, row_id)
 
 
-def get_for_update(session: Session, model: type[Model], row_id: Any) -> Model | None:
-    """The row, locked until the end of the transaction on PostgreSQL (SQLite's write lock covers it)."""
-    return session.get(model, row_id, with_for_update=True, populate_existing=True)
+def get_for_update(session: Session, model: type[Model], row_id: Any, *, skip_locked: bool = False) -> Model | None:
+    """The row, locked until the end of the transaction on PostgreSQL (SQLite's write lock covers it).
+
+    With ``skip_locked``, None while another transaction holds the row, instead of waiting for it."""
+    return session.get(model, row_id, with_for_update={"skip_locked": True} if skip_locked else True,
+                       populate_existing=True)
 
 
 # --- queues, agents, skills, dispositions ---------------------------------------------------------------------

@@ -19,6 +19,7 @@ from tests.factories.auth import make_user
 
 ADMIN = Actor(username="routing-admin", role=Role.admin, route="test")
 INTEGRATION = Actor(username="telephony", role=Role.admin, route="test")
+SUPERVISOR = Actor(username="sam", role=Role.supervisor, route="test")
 POLICY = PatientPolicy.from_settings(Settings(secret_key="x" * 32))
 
 

@@ -8,13 +8,13 @@ from uuid import UUID
 
 import pytest
 
-from careline.actor import Actor, Role
 from careline.db import UnitOfWork
 from careline.routing.errors import InvalidRoutingInput, NoCapacity, NotYours, WrongState
 from careline.routing.schemas import RequeueIn, TransferIn, WrapUpIn
 from careline.routing.service import engine, interactions, offers
 from tests.factories.routing import (
     INTEGRATION,
+    SUPERVISOR,
     Staff,
     contact,
     event_kinds,
@@ -27,7 +27,6 @@ from tests.factories.routing import (
 )
 
 T0 = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
-SUPERVISOR = Actor(username="sam", role=Role.supervisor, route="test")
 
 
 def _at(seconds: float) -> datetime:

@@ -213,13 +213,13 @@ def finish(uow: UnitOfWork, actor: Actor, interaction_id: UUID, data: WrapUpIn, 
 
 def finish_due(uow: UnitOfWork, now: datetime) -> int:
     """After-contact work that ran out of time closes by itself, with no disposition."""
-    due = repository.due_wrap_ups(uow.session, now)
-    for interaction in due:
-        lock(uow, interaction.id)
-        if interaction.status == Status.wrap_up:
+    closed = 0
+    for interaction in repository.due_wrap_ups(uow.session, now):
+        if offers.lock_unless_busy(uow, interaction.id) is not None and interaction.status == Status.wrap_up:
             agent = setup.agent(uow, interaction.agent_id) if interaction.agent_id else None
             _complete(uow, interaction, agent, now, disposition=None, resolved=None, kind="wrap_up_timeout")
-    return len(due)
+            closed += 1
+    return closed
 
 
 def _complete(uow: UnitOfWork, interaction: Interaction, agent: Agent | None, now: datetime, *,

@@ -38,6 +38,16 @@ def lock(uow: UnitOfWork, interaction_id: UUID) -> Interaction:
     return found
 
 
+def lock_unless_busy(uow: UnitOfWork, interaction_id: UUID) -> Interaction | None:
+    """The interaction locked, or None while another transaction works on it, which then settles it itself.
+
+    For the sweeps over many interactions (the pass's timeouts and wrap-ups, an agent's open offers): they
+    hold agents they already released, and waiting for an interaction that an accept or a hang-up holds,
+    itself waiting for one of those agents, would be a deadlock.
+    """
+    return repository.get_for_update(uow.session, Interaction, interaction_id, skip_locked=True)
+
+
 def announce(uow: UnitOfWork, interaction: Interaction, kind: str, *agent_ids: UUID | None) -> None:
     payload = {"type": "interaction", "event": kind, "interaction_id": str(interaction.id),
                "status": interaction.status}
@@ -98,9 +108,9 @@ def expire_due(uow: UnitOfWork, now: datetime) -> int:
     """Offers nobody answered in time go to the next agent; an agent who misses too many is set not ready."""
     expired = 0
     for assignment in repository.expired_offers(uow.session, now):
-        interaction = lock(uow, assignment.interaction_id)
-        if not repository.set_assignment_status(uow.session, assignment.id, expected=["offered"], status="missed",
-                                                now=now):
+        interaction = lock_unless_busy(uow, assignment.interaction_id)
+        if interaction is None or not repository.set_assignment_status(
+                uow.session, assignment.id, expected=["offered"], status="missed", now=now):
             continue
         expired += 1
         _undo_offer(uow, interaction, assignment, now, kind="offer_timeout", declined=True)
@@ -117,9 +127,9 @@ def expire_due(uow: UnitOfWork, now: datetime) -> int:
 def withdraw_offers_of(uow: UnitOfWork, agent: Agent, now: datetime, *, reason: str) -> None:
     """The agent left (break, offline, not ready): their open offers go back to the line, no blame."""
     for assignment in repository.assignments_of_agent(uow.session, agent.id, ["offered"]):
-        interaction = lock(uow, assignment.interaction_id)
-        if repository.set_assignment_status(uow.session, assignment.id, expected=["offered"], status="withdrawn",
-                                            now=now):
+        interaction = lock_unless_busy(uow, assignment.interaction_id)
+        if interaction is not None and repository.set_assignment_status(
+                uow.session, assignment.id, expected=["offered"], status="withdrawn", now=now):
             _undo_offer(uow, interaction, assignment, now, kind="offer_withdrawn", declined=False,
                         detail={"reason": reason})
 
