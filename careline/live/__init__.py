@@ -24,6 +24,9 @@ from redis.exceptions import RedisError
 Notice = tuple[str, dict[str, Any]]
 LISTENER_BACKLOG = 256
 REDIS_PREFIX = "careline:"
+# Heard only in the process that made them: each process's routing loop routes its own news (and every loop
+# ticks each second); fanned out, every event would wake every process's engine for the same work.
+LOCAL_CHANNELS = frozenset({"routing"})
 log = structlog.get_logger(__name__)
 
 
@@ -111,6 +114,9 @@ class RedisBus(Bus):
         """Send through Redis. Redis being away must not fail work that already committed, so then this
         process's own listeners (its desktops, its routing loop) still hear the notices, and others re-read
         the state when notices resume."""
+        local = [notice for notice in notices if notice[0] in LOCAL_CHANNELS]
+        self.deliver(local)
+        notices = [notice for notice in notices if notice[0] not in LOCAL_CHANNELS]
         if not notices:
             return
         try:

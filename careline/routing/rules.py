@@ -67,6 +67,9 @@ DEFAULT_SKILL_LEVEL = 1
 MAX_SKILL_LEVEL = 5
 MAX_MISSED_OFFERS = 2
 DECLINE_COOLDOWN = timedelta(seconds=30)  # an agent who said no is not asked again straight away
+# What carriers and PBXs send for a caller ID the caller withheld (Twilio: "anonymous", sometimes "+266696687").
+WITHHELD_NUMBERS = frozenset({"anonymous", "restricted", "private", "unknown", "unavailable", "withheld",
+                              "+266696687"})
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 

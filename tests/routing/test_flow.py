@@ -106,3 +106,9 @@ def test_a_pass_writes_many_offers_at_once_each_to_its_own_agent(uow: UnitOfWork
         held = [leg for leg in live if leg.agent_id == member.id]
         assert agent.load_voice == sum(leg.kind == "voice" for leg in held) <= agent.voice_slots
         assert agent.load_text == sum(leg.kind == "text" for leg in held) <= agent.text_slots
+
+
+def test_a_caller_who_withholds_their_number_is_still_queued(uow: UnitOfWork) -> None:
+    make_queue(uow)
+    call = make_contact(uow, now=T0, address="Anonymous")
+    assert (call.status, call.address, call.patient_id, call.candidates) == ("queued", None, None, 0)

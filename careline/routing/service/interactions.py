@@ -75,8 +75,8 @@ def _match_patient(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, interac
     if data.patient_id is not None:
         interaction.patient_id = patient_records.patient_to_read(uow, actor, data.patient_id).id
         interaction.candidates = 1
-    if not data.address:
-        return
+    if not data.address or data.address.strip().lower() in rules.WITHHELD_NUMBERS:
+        return  # a caller who withholds their number is still a caller: queued, with no one to look up
     if data.channel not in PHONE_CHANNELS:
         interaction.address = data.address.strip().lower()
         return
