@@ -269,11 +269,13 @@ def assign(session: Session, pairs: Sequence[tuple[UUID, UUID]]) -> None:
 
 
 def back_to_queue(session: Session, interaction_id: UUID, agent_id: UUID, now: datetime, *, declined: bool) -> bool:
-    """offered (to this agent) → queued again; a refusal keeps the agent from being asked again at once."""
+    """offered (to this agent) → queued again; a refusal keeps the agent from being asked again at once.
+
+    A contact sent to this one agent now waits for anyone in its queue: they said no, or left."""
     result = session.execute(
         update(Interaction).where(Interaction.id == interaction_id, Interaction.status == "offered",
                                   Interaction.agent_id == agent_id)
-        .values(status="queued", agent_id=None, declined_by=agent_id if declined else None,
+        .values(status="queued", agent_id=None, wanted_agent_id=None, declined_by=agent_id if declined else None,
                 declined_at=now if declined else None)
         .execution_options(synchronize_session=False))
     return _changed(result)

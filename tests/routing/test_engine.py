@@ -466,6 +466,18 @@ class TestWrapUp:
         engine.run_pass(uow, _at(70))
         assert (alex.row(uow).state, alex.row(uow).load_text) == ("available", 0)
 
+    def test_an_agent_who_chose_a_break_during_the_call_stays_on_break_after_it(self, uow: UnitOfWork) -> None:
+        make_queue(uow)
+        alex, call = make_answered(uow, now=T0, wrap_up_seconds=30)
+        agents.set_own_state(uow, alex.actor, StateIn(state="break"), now=_at(50))
+        interactions.end(uow, alex.actor, call.id, now=_at(100))
+        assert alex.row(uow).state == "break"
+        make_contact(uow, now=_at(110))
+        report = engine.run_pass(uow, _at(130))
+        assert (report.wrapped_up, report.offered) == (1, 0)
+        assert (alex.row(uow).state, alex.row(uow).load_voice) == ("break", 0)
+        assert [state for state, _reason in states_of(uow, alex)][-2:] == ["busy", "break"]
+
     def test_no_wrap_up_time_closes_the_contact_at_once(self, uow: UnitOfWork) -> None:
         make_queue(uow)
         alex, call = make_answered(uow, now=T0, wrap_up_seconds=0)
@@ -476,18 +488,36 @@ class TestWrapUp:
 
 
 class TestWantedAgent:
-    def test_a_contact_sent_to_one_agent_is_offered_only_to_them(self, uow: UnitOfWork) -> None:
+    @staticmethod
+    def _sent_to_colleague(uow: UnitOfWork) -> tuple[Staff, Staff, Staff, InteractionRead]:
+        """Alex answers a call and sends it cold to a colleague; an idle agent could otherwise take it."""
         make_queue(uow)
-        alex = make_agent(uow, "alex", available_at=_at(-600))
-        idler = make_agent(uow, "idler", available_at=_at(-500))
-        colleague = make_agent(uow, "colleague", available_at=_at(-1))
-        call = make_contact(uow, now=T0)
-        engine.run_pass(uow, T0)
-        _accept_first(uow, alex, 1)
+        alex, call = make_answered(uow, now=T0)
+        idler = make_agent(uow, "idler", available_at=_at(1))
+        colleague = make_agent(uow, "colleague", available_at=_at(2))
         interactions.transfer(uow, alex.actor, call.id, TransferIn(agent_id=colleague.id), now=_at(30))
         engine.run_pass(uow, _at(31))
+        return alex, idler, colleague, call
+
+    def test_a_contact_sent_to_one_agent_is_offered_only_to_them(self, uow: UnitOfWork) -> None:
+        alex, idler, colleague, call = self._sent_to_colleague(uow)
         assert _offered_to(uow, colleague) == {call.id}
         assert open_offers(uow, idler) == []
+        assert open_offers(uow, alex) == []
+
+    def test_if_that_agent_declines_it_goes_back_to_its_queue_for_anyone(self, uow: UnitOfWork) -> None:
+        _alex, idler, colleague, call = self._sent_to_colleague(uow)
+        offers.reject(uow, colleague.actor, open_offers(uow, colleague)[0].id, now=_at(32))
+        assert contact(uow, call.id).wanted_agent_id is None
+        engine.run_pass(uow, _at(33))
+        assert _offered_to(uow, idler) == {call.id}
+        assert open_offers(uow, colleague) == []
+
+    def test_if_that_agent_leaves_it_goes_back_to_its_queue(self, uow: UnitOfWork) -> None:
+        _alex, idler, colleague, call = self._sent_to_colleague(uow)
+        agents.set_own_state(uow, colleague.actor, StateIn(state="offline"), now=_at(32))
+        engine.run_pass(uow, _at(33))
+        assert _offered_to(uow, idler) == {call.id}
 
     def test_it_waits_while_that_agent_has_no_room(self, uow: UnitOfWork) -> None:
         make_queue(uow)

@@ -185,7 +185,8 @@ def end(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *, now: datetime | 
     interaction.status, interaction.wrap_up_at = Status.wrap_up, now
     interaction.wrap_up_until = now + timedelta(seconds=wrap_seconds)
     _log(uow, interaction, now, "ended", agent)
-    if agent is not None and wrap_seconds and rules.capacity_kind(interaction.channel) == "voice":
+    if (agent is not None and wrap_seconds and rules.capacity_kind(interaction.channel) == "voice"
+            and agent.state in rules.ROUTABLE_STATES):  # one who chose a break or went offline stays there
         change_state(uow, agent, AgentState.wrap_up, now)
     if not wrap_seconds:
         return _complete(uow, interaction, agent, now, disposition=None, resolved=None, kind="closed")
