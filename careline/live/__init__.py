@@ -27,6 +27,9 @@ REDIS_PREFIX = "careline:"
 # Heard only in the process that made them: each process's routing loop routes its own news (and every loop
 # ticks each second); fanned out, every event would wake every process's engine for the same work.
 LOCAL_CHANNELS = frozenset({"routing"})
+# Sent to every listener when notices may have been missed (Redis came back): re-read the state.
+RESYNC: Notice = ("*", {"type": "resync"})
+PUBLISH_TIMEOUT_SECONDS = 2.0
 log = structlog.get_logger(__name__)
 
 
@@ -69,6 +72,11 @@ class Bus:
     async def publish(self, notices: Sequence[Notice]) -> None:
         self.deliver(notices)
 
+    def resync(self) -> None:
+        """Tell every listener that notices may have been lost, so each re-reads what it shows."""
+        for listener in {listener for group in self._listeners.values() for listener in group}:
+            listener.put(RESYNC)
+
     def deliver(self, notices: Iterable[Notice]) -> None:
         for channel, payload in notices:
             for listener in tuple(self._listeners.get(channel, ())):
@@ -105,7 +113,12 @@ class RedisBus(Bus):
         super().__init__()
         import redis.asyncio as redis  # noqa: PLC0415 - only needed when Redis is configured
 
-        self._redis = redis.Redis.from_url(url)
+        # Publishing gives up quickly (work already committed must not wait on Redis); the subscription has no
+        # read timeout (it is idle between notices) but pings Redis to notice a dead connection.
+        self._redis = redis.Redis.from_url(url, socket_timeout=PUBLISH_TIMEOUT_SECONDS,
+                                           socket_connect_timeout=PUBLISH_TIMEOUT_SECONDS)
+        self._listening = redis.Redis.from_url(url, socket_connect_timeout=PUBLISH_TIMEOUT_SECONDS,
+                                               health_check_interval=15)
         self._prefix = prefix
         self._reader: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
@@ -123,8 +136,8 @@ class RedisBus(Bus):
             async with self._redis.pipeline(transaction=False) as pipe:
                 for channel, payload in notices:
                     pipe.publish(self._prefix + channel, json.dumps(payload, default=str))
-                await pipe.execute()
-        except (OSError, RedisError):
+                await asyncio.wait_for(pipe.execute(), PUBLISH_TIMEOUT_SECONDS)
+        except (OSError, RedisError, TimeoutError):
             log.warning("live.redis_publish_failed", notices=len(notices))
             self.deliver(notices)
 
@@ -138,23 +151,34 @@ class RedisBus(Bus):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
         await self._redis.aclose()
+        await self._listening.aclose()
 
     async def _read(self) -> None:
         while True:
             try:
-                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                async with self._listening.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.psubscribe(self._prefix + "*")
                     # Redis confirms the subscription in order: from then on nothing published is missed.
                     await pubsub.get_message(ignore_subscribe_messages=False, timeout=None)
+                    if self._subscribed.is_set():
+                        self.resync()  # back after a gap: whatever was published meanwhile is lost
                     self._subscribed.set()
                     async for message in pubsub.listen():
-                        channel = message["channel"].decode()[len(self._prefix):]
-                        self.deliver([(channel, json.loads(message["data"]))])
+                        self._hear(message)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a dropped connection: listeners re-read state when notices resume
-                log.warning("live.redis_reconnect", exc_info=True)
+            except Exception as error:  # a dropped connection: reconnect, then tell listeners to re-read
+                log.warning("live.redis_reconnect", error_type=type(error).__name__)
                 await asyncio.sleep(1)
+
+    def _hear(self, message: dict[str, Any]) -> None:
+        try:
+            channel = message["channel"].decode()[len(self._prefix):]
+            payload = json.loads(message["data"])
+        except (ValueError, AttributeError, KeyError):  # not ours to read: skip it, keep the subscription
+            log.warning("live.unreadable_notice")
+            return
+        self.deliver([(channel, payload)])
 
 
 def make_bus(redis_url: str | None) -> Bus:

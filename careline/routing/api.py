@@ -255,9 +255,13 @@ def wallboard(uow: Uow, _actor: TeamReaders) -> Wallboard:
 
 @router.get("/wallboard/events", response_class=StreamingResponse)
 def wallboard_events(request: Request, _actor: TeamReaders) -> StreamingResponse:
-    """A ``changed`` event whenever something on the wallboard moved; read ``/api/wallboard`` again then."""
+    """A ``changed`` event whenever something on the wallboard moved; read ``/api/wallboard`` again then.
+    One is sent first too, so a client that reconnects after a gap re-reads at once."""
 
     async def translate(notice: Notice) -> Frames:
         return [("changed", {"type": notice[1].get("type")})]
 
-    return event_stream(request, ["center"], translate, coalesce=WALLBOARD_SETTLE_SECONDS)
+    async def first() -> Frames:
+        return [("changed", {"type": "connected"})]
+
+    return event_stream(request, ["center"], translate, first=first, coalesce=WALLBOARD_SETTLE_SECONDS)

@@ -122,6 +122,8 @@ class Interaction(Base):
         Index("ix_interactions_waiting", "priority", "queued_at", postgresql_where=WAITING, sqlite_where=WAITING),
         Index("ix_interactions_patient_created", "patient_id", "created_at"),
         Index("ix_interactions_queue_created", "queue_id", "created_at"),
+        Index("ix_interactions_queued_at", "queued_at"),  # the wallboard's day, per queue
+        Index("ix_interactions_closed_at", "closed_at"),  # the wallboard's day, per agent
     )
 
     id: Mapped[uuid.UUID] = _id()
@@ -169,6 +171,7 @@ class Assignment(Base):
         Index("uq_assignments_live", "interaction_id", unique=True,
               postgresql_where=LIVE_ASSIGNMENT, sqlite_where=LIVE_ASSIGNMENT),
         Index("ix_assignments_agent_status", "agent_id", "status"),
+        Index("ix_assignments_interaction", "interaction_id"),
         Index("ix_assignments_offer_expiry", "expires_at", postgresql_where=text("status = 'offered'"),
               sqlite_where=text("status = 'offered'")),
     )

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 
 import structlog
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from careline.db import UnitOfWork
@@ -53,10 +53,12 @@ class RoutingLoop:
                 listener.drain()  # one pass answers every notice that arrived meanwhile
                 try:
                     report, notices = await run_in_threadpool(one_pass, self._sessions)
-                except DBAPIError:  # a lost connection or a broken deadlock: the next tick tries again
-                    log.warning("routing.pass_failed", exc_info=True)
+                    await self._bus.publish(notices)
+                except Exception as error:  # the engine must outlive any one pass: the next tick tries again
+                    # The type only: a database's message (a DETAIL line) may quote row values.
+                    log.error("routing.pass_failed", error_type=type(error).__name__)
                     wait = self._tick
                     continue
-                await self._bus.publish(notices)
-                # Another process was mid-pass and may have read the line before our news: look again soon.
-                wait = BUSY_RETRY_SECONDS if report.skipped else self._tick
+                # Another process was mid-pass and may have read the line before our news: look again soon,
+                # a little later each process, so waiting processes do not knock on the lock in step.
+                wait = BUSY_RETRY_SECONDS * (1 + random.random()) if report.skipped else self._tick  # noqa: S311

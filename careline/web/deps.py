@@ -46,7 +46,7 @@ async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
             await run_in_threadpool(uow.close)
             raise
         notices = await run_in_threadpool(_commit_and_close, uow)  # the only commit of a request
-        await request.app.state.bus.publish(notices)
+    await request.app.state.bus.publish(notices)  # outside the gate: a slow Redis holds no one else up
 
 
 def _commit_and_close(uow: UnitOfWork) -> list[Notice]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -18,9 +19,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from careline.db import UnitOfWork
-from careline.live import Notice
+from careline.live import RESYNC, Notice
 
 KEEP_ALIVE_SECONDS = 15.0
+# A stream ends after this long and the client reconnects: its sign-in is checked again and its state re-read,
+# so a session that ended (sign-out, idle time-out, a deactivated user) stops receiving screen pops soon after.
+MAX_STREAM_SECONDS = 300.0
 # A stream never ends by itself, and Uvicorn waits for open responses before it stops: it should cancel
 # them this long after being asked to stop (``timeout_graceful_shutdown``). Desktops reconnect elsewhere.
 SHUTDOWN_GRACE_SECONDS = 3
@@ -54,14 +58,17 @@ def event_stream(request: Request, channels: Iterable[str], translate: Translate
     async def events() -> AsyncIterator[str]:
         async with bus.listen(channels) as listener:
             yield RECONNECT
+            ends = time.monotonic() + MAX_STREAM_SECONDS
             try:
                 for name, data in await first() if first else []:
                     yield frame(name, data)
-                while True:
+                while time.monotonic() < ends:
                     notice = await listener.get(timeout=KEEP_ALIVE_SECONDS)
                     if notice is None:
                         yield KEEP_ALIVE
                         continue
+                    if notice == RESYNC:
+                        return  # notices were lost: the client reconnects and re-reads the state
                     if coalesce:
                         await asyncio.sleep(coalesce)
                         listener.drain()

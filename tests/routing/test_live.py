@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from careline.live import LISTENER_BACKLOG, Bus, Listener, Notice, RedisBus, make_bus
+from careline.live import LISTENER_BACKLOG, RESYNC, Bus, Listener, Notice, RedisBus, make_bus
 from tests.support.redis_server import require_redis, unique_prefix
 
 ARRIVAL_SECONDS = 3.0  # generous: Redis on loopback takes milliseconds
@@ -69,6 +69,17 @@ class TestBus:
                 await bus.publish([notice(1)])
                 assert await staying.get(timeout=0) == notice(1)
             assert await gone.get(timeout=QUIET_SECONDS) is None
+
+        run(scenario)
+
+    def test_a_resync_reaches_every_listener_once(self) -> None:
+        async def scenario() -> None:
+            bus = Bus()
+            async with bus.listen(["agent:a", "center"]) as both, bus.listen(["routing"]) as engine:
+                bus.resync()
+                assert await both.get(timeout=0) == RESYNC
+                assert await engine.get(timeout=0) == RESYNC
+                assert await both.get(timeout=QUIET_SECONDS) is None
 
         run(scenario)
 
@@ -145,5 +156,17 @@ class TestRedisFanOut:
                         two.listen(["center"]) as listener):
                 await one.publish([("center", payload)])
                 assert await listener.get(timeout=ARRIVAL_SECONDS) == ("center", payload)
+
+        run(scenario)
+
+    def test_routing_wake_ups_stay_in_the_process_that_made_them(self, redis_url: str) -> None:
+        prefix = unique_prefix()
+
+        async def scenario() -> None:
+            async with (started(redis_url, prefix) as here, started(redis_url, prefix) as there,
+                        here.listen(["routing"]) as near, there.listen(["routing"]) as far):
+                await here.publish([notice(1, "routing")])
+                assert await near.get(timeout=ARRIVAL_SECONDS) == notice(1, "routing")
+                assert await far.get(timeout=QUIET_SECONDS * 10) is None
 
         run(scenario)

@@ -210,6 +210,7 @@ class TestWallboardStream:
                     client(url, seeded.tokens["admin"]) as phone, \
                     client(url, seeded.tokens["agent"]) as desk, \
                     listening(board, "/api/wallboard/events") as events:
+                assert await events.next("changed") == {"type": "connected"}  # a reconnect re-reads at once
                 assert (await desk.put("/api/agents/me/state", json={"state": "lunch"})).status_code == 200
                 assert await events.next("changed") == {"type": "state"}
                 await events.names_within(QUIET_SECONDS)  # let that settle

@@ -175,6 +175,8 @@ def upgrade() -> None:
     op.create_index(op.f("ix_interactions_agent_id"), "interactions", ["agent_id"], unique=False)
     op.create_index("ix_interactions_patient_created", "interactions", ["patient_id", "created_at"], unique=False)
     op.create_index("ix_interactions_queue_created", "interactions", ["queue_id", "created_at"], unique=False)
+    op.create_index("ix_interactions_queued_at", "interactions", ["queued_at"], unique=False)
+    op.create_index("ix_interactions_closed_at", "interactions", ["closed_at"], unique=False)
     op.create_index(op.f("ix_interactions_status"), "interactions", ["status"], unique=False)
     op.create_index(
         "ix_interactions_waiting",
@@ -206,6 +208,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_assignments")),
     )
     op.create_index("ix_assignments_agent_status", "assignments", ["agent_id", "status"], unique=False)
+    op.create_index("ix_assignments_interaction", "assignments", ["interaction_id"], unique=False)
     op.create_index(
         "ix_assignments_offer_expiry",
         "assignments",
@@ -271,6 +274,7 @@ def downgrade() -> None:
         postgresql_where=sa.text("status = 'offered'"),
         sqlite_where=sa.text("status = 'offered'"),
     )
+    op.drop_index("ix_assignments_interaction", table_name="assignments")
     op.drop_index("ix_assignments_agent_status", table_name="assignments")
     op.drop_table("assignments")
     op.drop_index(
@@ -280,6 +284,8 @@ def downgrade() -> None:
         sqlite_where=sa.text("status = 'queued'"),
     )
     op.drop_index(op.f("ix_interactions_status"), table_name="interactions")
+    op.drop_index("ix_interactions_closed_at", table_name="interactions")
+    op.drop_index("ix_interactions_queued_at", table_name="interactions")
     op.drop_index("ix_interactions_queue_created", table_name="interactions")
     op.drop_index("ix_interactions_patient_created", table_name="interactions")
     op.drop_index(op.f("ix_interactions_agent_id"), table_name="interactions")

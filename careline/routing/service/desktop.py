@@ -15,6 +15,7 @@ from careline.patients.policy import PatientPolicy
 from careline.patients.service import access as patient_access
 from careline.patients.service import lookup as patient_lookup
 from careline.routing import repository
+from careline.routing.errors import WrongState
 from careline.routing.models import Assignment, Interaction
 from careline.routing.schemas import MyWork, OfferRead, ScreenPop
 from careline.routing.service import offers, setup
@@ -38,6 +39,8 @@ def _offer(uow: UnitOfWork, leg: Assignment) -> OfferRead:
 
 def screen_pop(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, assignment_id: UUID) -> ScreenPop:
     leg, _me = offers.own_assignment(uow, actor, assignment_id)
+    if leg.status not in ("offered", "accepted"):  # a past offer opens no record
+        raise WrongState(offers.GONE)
     offer = _offer(uow, leg)
     contact = offer.interaction
     if contact.patient_id is not None:
