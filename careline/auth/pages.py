@@ -13,6 +13,7 @@ from careline.auth import service
 from careline.auth.errors import AuthError, InvalidUserInput, UsernameTaken
 from careline.auth.schemas import UserCreate
 from careline.patients.service import access
+from careline.routing.service import agents
 from careline.web.csrf import SESSION_COOKIE
 from careline.web.deps import AdminOnly, AnyRole, Policy, Public, TeamReaders, Uow, client_ip
 from careline.web.errors import DOMAIN_STATUS
@@ -92,6 +93,7 @@ def logout(request: Request, actor: Public, uow: Uow) -> Response:
         service.sign_out(uow, actor, session_token=token)
     if actor.user_id is not None:
         access.end_contacts(uow, actor.user_id)
+        agents.sign_off(uow, actor)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

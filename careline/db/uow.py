@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self
 
@@ -47,6 +49,17 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction whose live notices go with it: rolled back, it announces nothing."""
+        mark = len(self._notices)
+        try:
+            with self.session.begin_nested():
+                yield
+        except BaseException:
+            del self._notices[mark:]
+            raise
 
     def notify(self, channel: str, payload: dict[str, Any]) -> None:
         """Queue a live notice (for desktops, wallboards, the routing engine); sent only if the work commits."""

@@ -146,8 +146,8 @@ class Interaction(Base):
     offers: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime | None]  # a callback due later, or after hours until the queue opens
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    queued_at: Mapped[datetime | None]  # first queued: the order of the line and the speed of answer
-    entered_queue_at: Mapped[datetime | None]  # this queue: escalation steps count from here
+    queued_at: Mapped[datetime | None]  # first due in line: its place in line and the speed of answer
+    entered_queue_at: Mapped[datetime | None]  # this wait in this queue: escalation and maximum wait count from here
     offered_at: Mapped[datetime | None]
     answered_at: Mapped[datetime | None]
     held_at: Mapped[datetime | None]

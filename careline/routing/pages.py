@@ -72,7 +72,7 @@ def _status_of(error: Exception) -> int:
 def _attempt(uow: Uow, work: Callable[[], T]) -> T:
     """Run one action in a savepoint: a refusal undoes whatever the action wrote before it was refused, so the
     request can commit and show the refusal alone."""
-    with uow.session.begin_nested():
+    with uow.savepoint():
         return work()
 
 

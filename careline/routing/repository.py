@@ -383,7 +383,7 @@ def _seconds(dialect: str, start: Any, end: Any) -> Any:
 
 def waiting_now(session: Session, now: datetime) -> dict[UUID, tuple[int, datetime | None]]:
     rows = session.execute(
-        select(Interaction.queue_id, func.count(), func.min(Interaction.queued_at))
+        select(Interaction.queue_id, func.count(), func.min(Interaction.entered_queue_at))
         .where(Interaction.status.in_(("queued", "offered")),
                or_(Interaction.not_before.is_(None), Interaction.not_before <= now))
         .group_by(Interaction.queue_id)).all()

@@ -50,6 +50,8 @@ async def csrf_protect(request: Request) -> None:
     """App-wide dependency: refuse unsafe cookie-borne requests without the right token."""
     if request.method in _SAFE_METHODS or _is_bearer(request):
         return
+    if request.url.path.startswith("/api/") and SESSION_COOKIE not in request.cookies:
+        return  # no cookie, so nothing for a forged request to ride on: the access rule answers 401
     sent = request.headers.get(HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")

@@ -276,9 +276,19 @@ class TestOffers:
         assert_problem(api.call("POST", f"/interactions/{contact['id']}/callback", "admin"), 409)
         assert_problem(api.call("POST", f"/interactions/{contact['id']}/complete-transfer", "alex"), 409)
         api.ok("POST", f"/interactions/{contact['id']}/wrap-up", "alex", {"disposition": "booked"})
-        for action in ("end", "hold", "transfer"):
+        for action in ("hold", "transfer"):
             body = {"queue": "billing"} if action == "transfer" else None
             assert_problem(api.call("POST", f"/interactions/{contact['id']}/{action}", "alex", body), 409)
+
+    def test_ending_a_contact_that_is_already_over_changes_nothing(self, api: Api) -> None:
+        """The phone system reports every call's end, also of calls the agent already hung up: idempotent."""
+        contact = api.answered()
+        ended = api.ok("POST", f"/interactions/{contact['id']}/end", "alex")
+        again = api.ok("POST", f"/interactions/{contact['id']}/end", "admin")
+        assert again == ended
+        api.ok("POST", f"/interactions/{contact['id']}/wrap-up", "alex", {"disposition": "booked"})
+        closed = api.ok("POST", f"/interactions/{contact['id']}/end", "admin")
+        assert (closed["status"], closed["disposition"]) == ("completed", "booked")
 
     def test_an_unknown_disposition_is_422_and_the_call_stays_live(self, api: Api) -> None:
         contact = api.answered()

@@ -196,8 +196,10 @@ class TestBusinessHours:
     def test_a_call_after_hours_becomes_a_callback_due_at_the_next_opening(self, uow: UnitOfWork) -> None:
         make_queue(uow, business_hours=self.HOURS)
         call = make_contact(uow, now=self.SATURDAY_NOON)
+        # Its wait (place in line, speed of answer, service level) starts when it is due, not over the weekend.
         assert (call.channel, call.not_before, call.queued_at) == ("callback", self.MONDAY_OPENING,
-                                                                   self.SATURDAY_NOON)
+                                                                   self.MONDAY_OPENING)
+        assert call.created_at == self.SATURDAY_NOON
         after_hours = [row.detail for row in interactions.history(uow, call.id) if row.kind == "after_hours"]
         assert after_hours == [{"action": "callback", "until": self.MONDAY_OPENING.isoformat()}]
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from careline.db import UnitOfWork
 from careline.routing.models import AgentStateChange, Assignment
 from careline.routing.schemas import WrapUpIn
-from careline.routing.service import desktop, engine, interactions, offers
+from careline.routing.service import agents, desktop, engine, interactions, offers
 from tests.factories.patients import make_patient
 from tests.factories.routing import INTEGRATION, POLICY, make_agent, make_contact, make_queue
 
@@ -112,3 +112,13 @@ def test_a_caller_who_withholds_their_number_is_still_queued(uow: UnitOfWork) ->
     make_queue(uow)
     call = make_contact(uow, now=T0, address="Anonymous")
     assert (call.status, call.address, call.patient_id, call.candidates) == ("queued", None, None, 0)
+
+
+def test_signing_out_takes_an_available_agent_offline_and_gives_back_their_offers(uow: UnitOfWork) -> None:
+    make_queue(uow)
+    alex = make_agent(uow, "alex", available_at=T0)
+    call = make_contact(uow, now=T0)
+    engine.run_pass(uow, T0)
+    agents.sign_off(uow, alex.actor, now=T0 + timedelta(seconds=5))
+    assert (alex.row(uow).state, alex.row(uow).load_voice) == ("offline", 0)
+    assert interactions.get(uow, call.id).status == "queued"

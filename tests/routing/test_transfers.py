@@ -60,6 +60,16 @@ class TestColdTransfer:
         assert {offer.interaction_id for offer in open_offers(uow, billing_agent)} == {call.id}
         assert contact(uow, newer.id).status == "queued"
 
+    def test_it_is_not_offered_straight_back_to_the_agent_who_passed_it_on(self, uow: UnitOfWork) -> None:
+        make_queue(uow)
+        make_queue(uow, "overflow")
+        alex, call = make_answered(uow, now=T0)
+        interactions.transfer(uow, alex.actor, call.id, TransferIn(queue="overflow"), now=_at(30))
+        engine.run_pass(uow, _at(31))
+        assert open_offers(uow, alex) == []
+        engine.run_pass(uow, _at(61))  # the cool-down is over and nobody else could take it
+        assert [offer.interaction_id for offer in open_offers(uow, alex)] == [call.id]
+
     def test_to_an_agent_it_waits_for_that_agent(self, uow: UnitOfWork) -> None:
         make_queue(uow)
         alex, call = make_answered(uow, now=T0)
@@ -307,11 +317,11 @@ class TestWrongStateAndOwnership:
         with pytest.raises(WrongState):
             interactions.transfer(uow, alex.actor, call.id, TransferIn(queue="scheduling"), now=_at(1))
 
-    def test_a_finished_contact_cannot_be_ended_again(self, uow: UnitOfWork) -> None:
+    def test_ending_a_finished_contact_again_changes_nothing(self, uow: UnitOfWork) -> None:
+        """The phone system reports the end of calls the agent already closed: idempotent, not an error."""
         make_queue(uow)
         alex, call = make_answered(uow, now=T0)
-        interactions.finish(uow, alex.actor, call.id, WrapUpIn(disposition="booked"), now=_at(60))
+        done = interactions.finish(uow, alex.actor, call.id, WrapUpIn(disposition="booked"), now=_at(60))
         for actor in (alex.actor, INTEGRATION):
-            with pytest.raises(WrongState):
-                interactions.end(uow, actor, call.id, now=_at(61))
+            assert interactions.end(uow, actor, call.id, now=_at(61)) == done
         assert contact(uow, call.id).status == "completed"

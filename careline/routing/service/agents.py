@@ -37,6 +37,7 @@ def _choose(uow: UnitOfWork, actor: Actor, found: Agent, data: StateIn, now: dat
     if data.state not in rules.CHOSEN_STATES:
         raise InvalidRoutingInput("state", f"{data.state.value!r} follows from contacts; choose available, "
                                            "break, lunch, training, meeting or offline.")
+    found = setup.lock_agent(uow, found.id)
     if data.state == AgentState.available:
         found.missed_offers = 0
         if found.state not in rules.ROUTABLE_STATES:
@@ -49,3 +50,11 @@ def _choose(uow: UnitOfWork, actor: Actor, found: Agent, data: StateIn, now: dat
     by = None if actor.role == Role.agent else actor.username
     change_state(uow, found, target, now, reason=data.reason, changed_by=by)
     return setup.read_agent(uow, found)
+
+
+def sign_off(uow: UnitOfWork, actor: Actor, *, now: datetime | None = None) -> None:
+    """The user signs out: an agent left available would be offered contacts no one sees, so they go offline
+    (their open offers back to the line). Contacts they still hold stay theirs to finish on sign-in."""
+    found = setup.agent_for_user(uow, actor.user_id) if actor.user_id else None
+    if found is not None and found.state != AgentState.offline:
+        _choose(uow, actor, found, StateIn(state=AgentState.offline, reason="signed_out"), now or utcnow())

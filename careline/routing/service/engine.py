@@ -143,7 +143,7 @@ def _climb(uow: UnitOfWork, row: Any, ladders: dict[UUID, Ladder], by_name: dict
     elif index != row.step:
         _move(uow, row.id, now, "escalated", {"step": index}, {"step": index}, ladder.id)
         moved = 1
-    if ladder.max_wait and channel == Channel.voice and now - row.queued_at >= ladder.max_wait:
+    if ladder.max_wait and channel == Channel.voice and now - entered >= ladder.max_wait:
         channel = Channel.callback
         _move(uow, row.id, now, "max_wait", {"channel": channel}, {"became": "callback"}, ladder.id)
     declined_recently = row.declined_at is not None and now - row.declined_at < rules.DECLINE_COOLDOWN

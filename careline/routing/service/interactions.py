@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from sqlalchemy.exc import IntegrityError
+
 from careline import audit
 from careline.actor import Actor, Role
 from careline.db import UnitOfWork, utcnow
@@ -61,9 +63,17 @@ def create(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, data: Interacti
             interaction.channel = Channel.callback
         history.append(event(interaction.id, now, "after_hours", queue_id=queue.id,
                              detail={"action": queue.after_hours, "until": interaction.not_before.isoformat()}))
-    if interaction.not_before is not None and interaction.not_before > now:  # escalation counts once it is due
-        interaction.entered_queue_at = interaction.not_before
-    repository.add(uow.session, interaction)
+    if interaction.not_before is not None and interaction.not_before > now:
+        # The wait (its place in line, escalation, speed of answer) counts from when the contact is due.
+        interaction.queued_at = interaction.entered_queue_at = interaction.not_before
+    try:
+        with uow.session.begin_nested():
+            repository.add(uow.session, interaction)
+    except IntegrityError:  # the same external_ref created a moment ago by a retried webhook
+        existing = repository.by_external_ref(uow.session, data.external_ref or "")
+        if existing is None:
+            raise
+        return read(uow, existing), False
     repository.add_events(uow.session, history)
     announce(uow, interaction, "queued")
     uow.notify("routing", {"type": "queued"})
@@ -174,6 +184,8 @@ def end(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *, now: datetime | 
     """
     now = now or utcnow()
     interaction = lock(uow, interaction_id)
+    if interaction.status in (Status.wrap_up, *rules.FINAL):
+        return read(uow, interaction)  # already over: the provider reports every end, the agent may have been first
     if interaction.status in (Status.queued, Status.offered) and actor.role != Role.agent:
         return _abandon(uow, interaction, now)
     interaction, agent = _mine(uow, actor, interaction_id, Status.connected)
@@ -256,9 +268,10 @@ def transfer(uow: UnitOfWork, actor: Actor, interaction_id: UUID, data: Transfer
     _stop_hold(interaction, now)
     freed = offers.end_legs(uow, interaction, now)
     interaction.status, interaction.agent_id, interaction.transferred_at = Status.queued, None, now
+    if agent is not None:  # not straight back to the one who passed it on (the decline cool-down)
+        interaction.declined_by, interaction.declined_at = agent.id, now
     interaction.wanted_agent_id = wanted.id if wanted else None
-    if target.id != interaction.queue_id:
-        interaction.queue_id, interaction.entered_queue_at, interaction.step = target.id, now, 0
+    interaction.queue_id, interaction.entered_queue_at, interaction.step = target.id, now, 0  # a new wait
     _log(uow, interaction, now, "transferred", agent, {"mode": "cold", "queue": target.name,
                                                        "to_agent": str(wanted.id) if wanted else None})
     offers.settle_all(uow, freed, now)
@@ -311,13 +324,11 @@ def requeue(uow: UnitOfWork, actor: Actor, interaction_id: UUID, data: RequeueIn
     if interaction.status not in (Status.queued, Status.offered, Status.connected):
         raise WrongState(f"This contact is {interaction.status.replace('_', ' ')}; only a waiting or live "
                          "contact can be put back in line.")
+    target = setup.queue_named(uow, data.queue) if data.queue else setup.queue_by_id(uow, interaction.queue_id)
     freed = offers.end_legs(uow, interaction, now)
     _stop_hold(interaction, now)
     interaction.status, interaction.agent_id, interaction.wanted_agent_id = Status.queued, None, None
-    if data.queue:
-        target = setup.queue_named(uow, data.queue)
-        if target.id != interaction.queue_id:
-            interaction.queue_id, interaction.entered_queue_at, interaction.step = target.id, now, 0
+    interaction.queue_id, interaction.entered_queue_at, interaction.step = target.id, now, 0  # a new wait
     if data.priority is not None:
         interaction.priority = data.priority
     repository.add_events(uow.session, [event(interaction.id, now, "requeued", queue_id=interaction.queue_id,

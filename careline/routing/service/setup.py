@@ -89,6 +89,19 @@ def agent(uow: UnitOfWork, agent_id: UUID) -> Agent:
     return found
 
 
+def lock_agent(uow: UnitOfWork, agent_id: UUID) -> Agent:
+    """The agent, re-read and locked until the end of the transaction, for a change that depends on its state
+    (an engine pass that wants to reserve them waits, then sees the change)."""
+    found = repository.get_for_update(uow.session, Agent, agent_id)
+    if found is None:
+        raise NotFound("agent")
+    return found
+
+
+def agent_for_user(uow: UnitOfWork, user_id: UUID) -> Agent | None:
+    return repository.agent_of_user(uow.session, user_id)
+
+
 def agent_of(uow: UnitOfWork, actor: Actor) -> Agent:
     """The signed-in user's agent profile."""
     found = repository.agent_of_user(uow.session, actor.user_id) if actor.user_id else None

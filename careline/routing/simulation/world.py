@@ -145,7 +145,7 @@ class Simulation:
     def _run(self, turn: Turn, action: Callable[Concatenate[Turn, P], None], *args: P.args,
              **kwargs: P.kwargs) -> None:
         try:
-            with turn.uow.session.begin_nested():
+            with turn.uow.savepoint():
                 action(turn, *args, **kwargs)
         except RoutingError:
             pass  # the contact or offer moved on (answered elsewhere, timed out, hung up): nothing to do
