@@ -236,7 +236,7 @@ class TestContact:
     def test_a_text_contact_shows_the_honest_placeholder(self, desk: Desk) -> None:
         desk.answer(channel="sms")
         html = desk.client.get("/desktop/contacts").text
-        assert "arrive here with the messaging feature (issue 7)" in html
+        assert "its messages will show here once two-way messaging is set up" in html
         assert "Hang up" not in html
 
 

@@ -73,7 +73,13 @@
     live.tick();
     document.title = `Incoming · ${title}`;
     chime();
-    banner.querySelector("[data-accept]").focus();
+    if (!busyTyping()) { banner.querySelector("[data-accept]").focus(); }
+  }
+
+  // An agent typing notes or a search keeps the keyboard: a space must not accept an offer. Alt+A still does.
+  function busyTyping() {
+    const active = document.activeElement;
+    return Boolean(active && (active.matches("input, textarea, select") || active.isContentEditable));
   }
 
   function dropOffer(id, news) {
