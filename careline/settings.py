@@ -6,6 +6,7 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,7 @@ class Settings(BaseSettings):
     verification_identifiers: str = Field(default="name,birth_date", pattern=r"^[a-z_]+(,[a-z_]+)+$")
     verification_window_minutes: int = Field(default=30, ge=1, le=24 * 60)
     break_glass_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    center_time_zone: str = Field(default="America/New_York", description="Where the wallboard's day begins")
     forwarded_allow_ips: str = "127.0.0.1,::1"
     log_level: str = Field(default="INFO", pattern="^(?i:debug|info|warning|error|critical)$")
     log_format: str = Field(default="json", pattern="^(json|console)$")
@@ -47,6 +49,15 @@ class Settings(BaseSettings):
         if url and url.startswith(("postgresql://", "postgres://")):
             return "postgresql+psycopg://" + url.split("://", 1)[1]
         return url
+
+    @field_validator("center_time_zone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {zone!r}: use a tz database name such as America/Chicago") from error
+        return zone
 
     @property
     def effective_database_url(self) -> str:

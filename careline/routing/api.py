@@ -249,8 +249,9 @@ def save_dispositions(data: list[DispositionIn], uow: Uow, actor: AdminOnly) -> 
 
 
 @router.get("/wallboard")
-def wallboard(uow: Uow, _actor: TeamReaders) -> Wallboard:
-    return board.wallboard(uow)
+def wallboard(request: Request, uow: Uow, _actor: TeamReaders) -> Wallboard:
+    """Today's figures: since midnight in the center's zone (``CARELINE_CENTER_TIME_ZONE``)."""
+    return board.wallboard(uow, zone=request.app.state.settings.center_time_zone)
 
 
 @router.get("/wallboard/events", response_class=StreamingResponse)

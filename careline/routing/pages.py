@@ -280,8 +280,9 @@ def new_caller(request: Request, actor: PatientWorkers, uow: Uow, policy: Patien
 # --- the wallboard ------------------------------------------------------------------------------------------
 
 
-def _board_context(uow: Uow, actor: Actor, *, message: str | None = None, problem: bool = False) -> dict[str, Any]:
-    figures = board.wallboard(uow)
+def _board_context(request: Request, uow: Uow, actor: Actor, *, message: str | None = None,
+                   problem: bool = False) -> dict[str, Any]:
+    figures = board.wallboard(uow, zone=request.app.state.settings.center_time_zone)
     live = sorted(interactions.search(uow, statuses=LIVE_STATUSES, limit=LIVE_SHOWN),
                   key=lambda contact: contact.queued_at or contact.created_at)
     return {"board": figures, "live": live, "agent_names": {agent.agent_id: agent.name for agent in figures.agents},
@@ -294,18 +295,18 @@ def _show_board(request: Request, uow: Uow, actor: Actor, *, message: str | None
                 status: int = 200) -> Response:
     if not _is_htmx(request) and status < 400:
         return RedirectResponse("/wallboard", status_code=303)
-    return render(request, "routing/_board.html", _board_context(uow, actor, message=message, problem=status >= 400),
-                  status_code=status)
+    context = _board_context(request, uow, actor, message=message, problem=status >= 400)
+    return render(request, "routing/_board.html", context, status_code=status)
 
 
 @router.get("/wallboard")
 def wallboard_page(request: Request, actor: TeamReaders, uow: Uow) -> Response:
-    return render(request, "routing/wallboard.html", _board_context(uow, actor))
+    return render(request, "routing/wallboard.html", _board_context(request, uow, actor))
 
 
 @router.get("/wallboard/board")
 def board_panel(request: Request, actor: TeamReaders, uow: Uow) -> Response:
-    return render(request, "routing/_board.html", _board_context(uow, actor))
+    return render(request, "routing/_board.html", _board_context(request, uow, actor))
 
 
 @router.post("/wallboard/agents/{agent_id}/state")

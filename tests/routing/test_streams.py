@@ -187,7 +187,8 @@ class TestDesktopStream:
                     assert [row["assignment_id"] for row in hello["offers"]] == [offer["assignment_id"]]
                     assert (await phone.post(f"/api/interactions/{first['id']}/end")).status_code == 200
                     gone = await events.next("offer_gone")
-                    assert (gone["assignment_id"], gone["interaction_id"]) == (offer["assignment_id"], first["id"])
+                    assert (gone["assignment_id"], gone["interaction_id"], gone["reason"]) == \
+                        (offer["assignment_id"], first["id"], "caller_left")
                     assert (await desk.put("/api/agents/me/state", json={"state": "break"})).status_code == 200
                     assert (await events.next("state"))["state"] == "break"
 

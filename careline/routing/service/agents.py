@@ -6,6 +6,7 @@ Every change is a row in ``agent_state_changes``: the raw material of adherence,
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 from careline import audit
 from careline.actor import Actor, Role
@@ -23,10 +24,10 @@ def set_own_state(uow: UnitOfWork, actor: Actor, data: StateIn, *, now: datetime
     return _choose(uow, actor, setup.agent_of(uow, actor), data, now or utcnow())
 
 
-def set_state_of(uow: UnitOfWork, actor: Actor, agent_id: object, data: StateIn, *,
+def set_state_of(uow: UnitOfWork, actor: Actor, agent_id: UUID, data: StateIn, *,
                  now: datetime | None = None) -> AgentRead:
     """A supervisor moves an agent (e.g. to a break, or offline at the end of a shift); audited."""
-    found = setup.agent(uow, agent_id)  # type: ignore[arg-type]
+    found = setup.agent(uow, agent_id)
     read = _choose(uow, actor, found, data, now or utcnow())
     audit.record(uow, actor, "agent.state_set", subject_type="agent", subject_id=found.id,
                  details={"state": data.state.value})

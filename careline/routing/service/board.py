@@ -1,4 +1,4 @@
-"""The supervisor's wallboard: per queue and per agent, today so far (midnight in the center's zone)."""
+"""The supervisor's wallboard: per queue and per agent, today so far (since midnight in the center's zone)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from careline.routing import repository, rules
 from careline.routing.schemas import AgentFigures, QueueFigures, Wallboard
 
 
-def wallboard(uow: UnitOfWork, *, zone: str = "America/New_York", now: datetime | None = None) -> Wallboard:
+def wallboard(uow: UnitOfWork, *, zone: str, now: datetime | None = None) -> Wallboard:
     now = now or utcnow()
     since = datetime.combine(now.astimezone(ZoneInfo(zone)).date(), time(), tzinfo=ZoneInfo(zone))
     day = repository.queue_day_figures(uow.session, since)

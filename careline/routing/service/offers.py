@@ -1,8 +1,9 @@
 """Offers are reservations: the agent accepts, rejects, or lets it time out, and the contact moves on.
 
 Each change of an offer is one conditional update of its assignment (offered → something), so an accept
-racing a timeout or a hang-up has exactly one winner. Work on an interaction locks the interaction first,
-then its assignments, then agents: one order everywhere, so PostgreSQL never has to break a deadlock.
+racing a timeout or a hang-up has exactly one winner. Work on one interaction locks the interaction first,
+then its assignments, then agents; the sweeps over many (timeouts, an agent leaving) skip an interaction another
+transaction holds rather than wait for it while holding agents.
 """
 
 from __future__ import annotations
@@ -142,8 +143,7 @@ def _undo_offer(uow: UnitOfWork, interaction: Interaction, assignment: Assignmen
         uow.session.refresh(interaction)
     repository.add_events(uow.session, [event(interaction.id, now, kind, agent_id=assignment.agent_id,
                                               queue_id=interaction.queue_id, detail=detail)])
-    uow.notify(f"agent:{assignment.agent_id}", {"type": "offer_gone", "assignment_id": str(assignment.id),
-                                                "interaction_id": str(interaction.id)})
+    _tell_gone(uow, assignment, interaction, kind)
     uow.notify("routing", {"type": "requeued"})
     announce(uow, interaction, kind)
 
@@ -161,9 +161,14 @@ def end_legs(uow: UnitOfWork, interaction: Interaction, now: datetime, *, status
             repository.release(uow.session, assignment.agent_id, assignment.kind, now)
             freed.append(assignment.agent_id)
             if final == "withdrawn":
-                uow.notify(f"agent:{assignment.agent_id}", {"type": "offer_gone", "assignment_id": str(assignment.id),
-                                                            "interaction_id": str(interaction.id)})
+                _tell_gone(uow, assignment, interaction, "caller_left" if status == "withdrawn" else "taken_back")
     return freed
+
+
+def _tell_gone(uow: UnitOfWork, assignment: Assignment, interaction: Interaction, reason: str) -> None:
+    """The agent's desktop drops the offer, and can say why (timed out, declined, left, the caller hung up)."""
+    uow.notify(f"agent:{assignment.agent_id}", {"type": "offer_gone", "assignment_id": str(assignment.id),
+                                                "interaction_id": str(interaction.id), "reason": reason})
 
 
 def settle_all(uow: UnitOfWork, agent_ids: list[UUID], now: datetime) -> None:

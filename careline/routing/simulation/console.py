@@ -89,7 +89,7 @@ async def _main(settings: Settings, sessions: sessionmaker[Session], simulation:
             work = asyncio.create_task(runner.run(stop, until=started + duration if duration else None))
             while not work.done():
                 await asyncio.wait({work}, timeout=REFRESH_SECONDS)
-                figures = await asyncio.to_thread(_wallboard, sessions)
+                figures = await asyncio.to_thread(_wallboard, sessions, settings.center_time_zone)
                 if figures is not None:
                     live.update(render(figures, runner.totals, simulation.plan, utcnow() - started), refresh=True)
             totals = work.result()
@@ -101,9 +101,9 @@ async def _main(settings: Settings, sessions: sessionmaker[Session], simulation:
     return totals
 
 
-def _wallboard(sessions: sessionmaker[Session]) -> Wallboard | None:
+def _wallboard(sessions: sessionmaker[Session], zone: str) -> Wallboard | None:
     with contextlib.suppress(DBAPIError), UnitOfWork(sessions) as uow:
-        return board.wallboard(uow)
+        return board.wallboard(uow, zone=zone)
     return None  # the database was busy or away for a moment: the table waits for the next second
 
 

@@ -200,10 +200,17 @@
   const handlers = {
     hello,
     offer: showOffer,
-    offer_gone: (notice) => dropOffer(notice.assignment_id,
-      "The offer ended: it timed out, went to someone else, or the caller hung up."),
+    offer_gone: (notice) => dropOffer(notice.assignment_id, GONE[notice.reason] || GONE.other),
     state: () => live.refresh("/desktop/state", "#agent-state"),
     interaction: changed,
+  };
+
+  const GONE = {
+    offer_timeout: "The offer timed out and went to the next agent.",
+    rejected: "You declined the offer; it went back to the line.",
+    offer_withdrawn: "The offer went back to the line when you left Available.",
+    caller_left: "The caller hung up before you answered.",
+    other: "The offer ended: it went back to the line or the caller hung up.",
   };
 
   // --- the keyboard: Alt+A accept, Alt+R reject, Alt+W wrap up, Alt+1 … Alt+6 states ----------------------
