@@ -199,7 +199,7 @@ def test_an_offer_the_caller_hangs_up_on_leaves_the_desktop(open_page: Callable[
     alex.request.post(f"/api/interactions/{interaction_id}/end",
                       headers={"Authorization": f"Bearer {center.integration_token}"})
     expect(offer).to_have_count(0)
-    expect(alex.locator("[data-live-status]")).to_contain_text("The offer ended")
+    expect(alex.locator("[data-live-status]")).to_contain_text("The caller hung up before you answered")
     expect(alex).to_have_title(re.compile("^Desktop"))
 
 
