@@ -102,12 +102,6 @@ def record_state(session: Session, agent_id: UUID, state: str, at: datetime, *, 
                                                     changed_by=changed_by))
 
 
-def state_changes(session: Session, agent_id: UUID, *, since: datetime) -> Sequence[AgentStateChange]:
-    return session.scalars(select(AgentStateChange).where(AgentStateChange.agent_id == agent_id,
-                                                          AgentStateChange.at >= since)
-                           .order_by(AgentStateChange.at, AgentStateChange.id)).all()
-
-
 def dispositions(session: Session, *, active_only: bool = True) -> Sequence[Disposition]:
     query = select(Disposition).order_by(Disposition.label)
     if active_only:
