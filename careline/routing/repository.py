@@ -17,6 +17,7 @@ from sqlalchemy import Row, and_, bindparam, case, delete, func, insert, or_, se
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from careline.routing import rules
 from careline.routing.models import (
     Agent,
     AgentSkill,
@@ -29,7 +30,7 @@ from careline.routing.models import (
 )
 
 Model = TypeVar("Model", Queue, Agent, Interaction, Assignment, Disposition)
-ROUTABLE = ("available", "busy")
+ROUTABLE = sorted(rules.ROUTABLE_STATES)
 BULK_ROWS = 8  # from this many rows on, PostgreSQL writes them as arrays in one statement
 
 

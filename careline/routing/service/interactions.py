@@ -171,8 +171,7 @@ def resume(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *, now: datetime
     now = now or utcnow()
     interaction, agent = _mine(uow, actor, interaction_id, Status.connected)
     if interaction.held_at is not None:
-        interaction.hold_seconds += int((now - interaction.held_at).total_seconds())
-        interaction.held_at = None
+        _stop_hold(interaction, now)
         _log(uow, interaction, now, "resumed", agent)
     return read(uow, interaction)
 
