@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
+from careline import jobs
 from careline.auth.policy import SecurityPolicy
 from careline.db import make_engine, make_sessionmaker
 from careline.db.migrate import ensure_schema
@@ -25,12 +26,14 @@ from careline.web.csrf import csrf_protect
 from careline.web.deps import assert_every_route_guarded
 from careline.web.errors import install_error_handlers
 from careline.web.middleware import install_middleware
+from careline.worker.runner import OutboxLoop
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 # Requests holding a database connection at once (see web.deps.get_uow): one pooled connection each, and
 # well under the 40 worker threads that run their dependencies, routes and commits.
 DB_REQUESTS = 16
-BACKGROUND_CONNECTIONS = 3  # the routing loop, a desktop's screen pop being built, the demo's simulated callers
+# The routing loop, the outbox dispatcher, a desktop's screen pop being built, the demo's simulated callers.
+BACKGROUND_CONNECTIONS = 4
 
 
 class BackgroundTask(Protocol):
@@ -44,16 +47,19 @@ Background = Callable[[sessionmaker[Session], Bus], BackgroundTask]
 
 
 def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Session] | None = None,
-               routing_loop: bool | None = None, background: Sequence[Background] = ()) -> FastAPI:
+               routing_loop: bool | None = None, outbox_loop: bool | None = None,
+               background: Sequence[Background] = ()) -> FastAPI:
     """Build the app. Pass ``sessions`` to run on an existing connection (tests); otherwise the lifespan
     opens the configured database, migrating the embedded SQLite one to head.
 
-    The routing loop (the ACD) runs unless ``routing_loop`` is False; tests on a shared connection leave it
-    off by default and run engine passes themselves. ``background`` tasks start after it and stop before it.
+    The routing loop (the ACD) and the outbox dispatcher run unless ``routing_loop`` / ``outbox_loop`` is
+    False; tests on a shared connection leave them off by default and run passes themselves. ``background``
+    tasks start after them and stop before them.
     """
     settings = settings or Settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     run_routing = sessions is None if routing_loop is None else routing_loop
+    run_outbox = sessions is None if outbox_loop is None else outbox_loop
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +73,8 @@ def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Sessi
         app.state.bus = make_bus(settings.redis_url)
         await app.state.bus.start()
         tasks: list[BackgroundTask] = [RoutingLoop(app.state.sessionmaker, app.state.bus)] if run_routing else []
+        if run_outbox:
+            tasks.append(OutboxLoop(jobs.dispatcher(app.state.sessionmaker, settings), app.state.bus))
         tasks += [make(app.state.sessionmaker, app.state.bus) for make in background]
         for task in tasks:
             task.start()

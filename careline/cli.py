@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,14 +18,14 @@ from rich.progress import Progress, TaskID
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 
-from careline import audit
+from careline import audit, jobs
 from careline.actor import Actor, Role
 from careline.app import Background, create_app
 from careline.auth import service as auth_service
 from careline.auth.errors import AuthError
 from careline.auth.schemas import UserCreate
 from careline.bootstrap import open_engine, unit_of_work
-from careline.db import UnitOfWork
+from careline.db import UnitOfWork, make_sessionmaker
 from careline.db.migrate import SchemaOutOfDate, ensure_schema, upgrade_to_head
 from careline.fhir.cli import import_app
 from careline.patients.demo import DEMO_SEED, generate_population
@@ -35,6 +37,7 @@ from careline.scheduling.demo import demo_patients, generate_schedule
 from careline.scheduling.service import slots as scheduling_slots
 from careline.settings import Settings
 from careline.web.sse import SHUTDOWN_GRACE_SECONDS
+from careline.worker.runner import run_until
 
 app = typer.Typer(help="Careline: healthcare contact center with a built-in patient CRM.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -94,6 +97,29 @@ def _serve(settings: Settings, host: str, port: int, *, background: Sequence[Bac
 def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     """Run the web app and API. The embedded SQLite database is migrated to the latest schema first."""
     _serve(Settings(), host, port)
+
+
+@app.command()
+def worker(
+    idle: Annotated[float, typer.Option(help="Seconds to wait when nothing is due.", min=0.05, max=60)] = 0.5,
+) -> None:
+    """Carry out what the outbox holds (provider calls; later messages), until SIGTERM or Ctrl+C.
+
+    Run one on each of as many machines as you like against one PostgreSQL database: they share the work.
+    `careline serve` already runs one in-process, which is all the embedded SQLite database needs.
+    """
+    settings = Settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with _cli_errors(), open_engine(settings) as engine:
+        ensure_schema(engine)
+        dispatcher = jobs.dispatcher(make_sessionmaker(engine), settings)
+        typer.echo("Worker running; stop it with Ctrl+C or SIGTERM.")
+        try:
+            done = run_until(dispatcher, stop, idle_seconds=idle)
+        except KeyboardInterrupt:
+            done = 0
+    typer.echo(f"Worker stopped after {done} outbox rows.")
 
 
 @app.command()

@@ -6,7 +6,10 @@ from careline.db import Base
 from careline.patients import models as patient_models
 from careline.routing import models as routing_models
 from careline.scheduling import models as scheduling_models
+from careline.telephony import models as telephony_models
+from careline.worker import models as worker_models
 
 metadata = Base.metadata
 
-__all__ = ["audit_models", "auth_models", "metadata", "patient_models", "routing_models", "scheduling_models"]
+__all__ = ["audit_models", "auth_models", "metadata", "patient_models", "routing_models", "scheduling_models",
+           "telephony_models", "worker_models"]

@@ -15,6 +15,8 @@ from careline.routing import api as routing_api
 from careline.routing import pages as routing_pages
 from careline.scheduling import api as scheduling_api
 from careline.scheduling import pages as scheduling_pages
+from careline.telephony import api as telephony_api
+from careline.telephony import twilio_api
 from careline.web import system
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -32,4 +34,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     fhir_scheduling_api.router,
     routing_api.router,
     routing_pages.router,
+    twilio_api.router,
+    telephony_api.router,
 )

@@ -39,6 +39,22 @@ class Settings(BaseSettings):
     break_glass_minutes: int = Field(default=60, ge=1, le=24 * 60)
     center_time_zone: str = Field(default="America/New_York", description="Where the wallboard's day begins")
     forwarded_allow_ips: str = "127.0.0.1,::1"
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+$",
+                                   description="Where providers reach us, e.g. https://cc.example.org")
+
+    telephony_provider: str = Field(default="simulated", pattern="^(simulated|twilio)$")
+    twilio_account_sid: str | None = Field(default=None, pattern=r"^AC[0-9a-fA-F]{32}$")
+    twilio_auth_token: str | None = None
+    twilio_api_key_sid: str | None = Field(default=None, pattern=r"^SK[0-9a-fA-F]{32}$")
+    twilio_api_key_secret: str | None = None
+    twilio_twiml_app_sid: str | None = Field(default=None, pattern=r"^AP[0-9a-fA-F]{32}$")
+    twilio_api_url: str = Field(default="https://api.twilio.com", description="Only tests point it elsewhere")
+    caller_id: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$", description="Outbound calls show it")
+    record_calls: bool = False
+    hold_music_url: str | None = None
+    cti_secret: str | None = Field(default=None, min_length=MIN_SECRET_LENGTH)
+
+    outbox_max_age_minutes: int = Field(default=24 * 60, ge=1, description="Then a message is given up")
     log_level: str = Field(default="INFO", pattern="^(?i:debug|info|warning|error|critical)$")
     log_format: str = Field(default="json", pattern="^(json|console)$")
 

@@ -24,9 +24,10 @@ from redis.exceptions import RedisError
 Notice = tuple[str, dict[str, Any]]
 LISTENER_BACKLOG = 256
 REDIS_PREFIX = "careline:"
-# Heard only in the process that made them: each process's routing loop routes its own news (and every loop
-# ticks each second); fanned out, every event would wake every process's engine for the same work.
-LOCAL_CHANNELS = frozenset({"routing"})
+# Heard only in the process that made them: each process's routing loop routes its own news, and its outbox
+# dispatcher sends its own rows (every loop also ticks each second); fanned out, every event would wake every
+# process for the same work.
+LOCAL_CHANNELS = frozenset({"routing", "outbox"})
 # Sent to every listener when notices may have been missed (Redis came back): re-read the state.
 RESYNC: Notice = ("*", {"type": "resync"})
 PUBLISH_TIMEOUT_SECONDS = 2.0

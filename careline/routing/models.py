@@ -67,6 +67,7 @@ class Agent(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     extension: Mapped[str | None] = mapped_column(String(20), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(16))  # E.164: calls ring here instead of the softphone
     languages: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["en"])
     state: Mapped[str] = mapped_column(String(20), default="offline", index=True)
     state_since: Mapped[datetime] = mapped_column(default=utcnow)
@@ -142,6 +143,10 @@ class Interaction(Base):
     declined_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("agents.id"))
     declined_at: Mapped[datetime | None]
     external_ref: Mapped[str | None] = mapped_column(String(100), unique=True)  # e.g. a CallSid
+    # A PBX's own ACD picks the agent (CTI events): Careline's engine never offers it.
+    routed_externally: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Identifiers the caller already proved to a machine (the IVR): the agent asks only for the others.
+    preverified: Mapped[list[str]] = mapped_column(JSON, default=list)
     step: Mapped[int] = mapped_column(Integer, default=0)
     offers: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime | None]  # a callback due later, or after hours until the queue opens

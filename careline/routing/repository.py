@@ -181,7 +181,7 @@ def waiting(session: Session, now: datetime, *, limit: int) -> list[Row[Any]]:
                Interaction.priority, Interaction.queued_at, Interaction.entered_queue_at, Interaction.step,
                Interaction.wanted_agent_id, Interaction.declined_by, Interaction.declined_at)
     return list(session.execute(
-        select(*columns).where(Interaction.status == "queued",
+        select(*columns).where(Interaction.status == "queued", Interaction.routed_externally.is_(False),
                                or_(Interaction.not_before.is_(None), Interaction.not_before <= now))
         .order_by(Interaction.priority.desc(), Interaction.queued_at).limit(limit)))
 
@@ -393,6 +393,25 @@ def agent_day_figures(session: Session, since: datetime) -> dict[UUID, tuple[int
         .where(Interaction.status == "completed", Interaction.closed_at >= since,
                Interaction.answered_at.is_not(None)).group_by(Interaction.agent_id)).all()
     return {row[0]: (int(row[1]), float(row[2])) for row in rows}
+
+
+def ahead_in_line(session: Session, interaction: Interaction, now: datetime) -> int:
+    """Contacts due in the same queue that the engine would serve before this one."""
+    ahead = or_(Interaction.priority > interaction.priority,
+                and_(Interaction.priority == interaction.priority, Interaction.queued_at < interaction.queued_at))
+    return int(session.scalar(
+        select(func.count()).select_from(Interaction)
+        .where(Interaction.status == "queued", Interaction.queue_id == interaction.queue_id, ahead,
+               or_(Interaction.not_before.is_(None), Interaction.not_before <= now))) or 0)
+
+
+def recent_answer_seconds(session: Session, queue_id: UUID, *, last: int) -> list[float]:
+    """How long the last ``last`` answered contacts of a queue waited, in seconds."""
+    rows = session.execute(
+        select(Interaction.queued_at, Interaction.answered_at)
+        .where(Interaction.queue_id == queue_id, Interaction.answered_at.is_not(None))
+        .order_by(Interaction.created_at.desc()).limit(last)).all()
+    return [max((answered - queued).total_seconds(), 0.0) for queued, answered in rows if queued and answered]
 
 
 def try_routing_lock(session: Session) -> bool:

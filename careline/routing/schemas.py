@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,7 +20,33 @@ Language = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True
                                             pattern=r"^[a-zA-Z]{2,3}(-[a-zA-Z]{2})?$")]
 Level = Annotated[int, Field(ge=1, le=5)]
 Extension = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9*#]{2,20}$")]
+E164 = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+[1-9]\d{6,14}$")]
 CLOCK = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
+
+
+def known_zone(zone: str) -> str:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(f"unknown time zone {zone!r}") from error
+    return zone
+
+
+def weekly_hours(hours: dict[str, list[tuple[str, str]]]) -> dict[str, list[tuple[str, str]]]:
+    """Opening hours by weekday, each span like 08:00-18:00 (24:00 closes at midnight)."""
+    for day, spans in hours.items():
+        if day not in WEEKDAYS:
+            raise ValueError(f"{day!r} is not one of {', '.join(WEEKDAYS)}")
+        for start, end in spans:
+            if not (re.match(CLOCK, start) and re.match(CLOCK, end)) or start >= end:
+                raise ValueError(f"{day}: {start}-{end} is not a span like 08:00-18:00")
+    return hours
+
+
+def iso_dates(days: list[str]) -> list[str]:
+    for day in days:
+        date.fromisoformat(day)
+    return sorted(set(days))
 
 
 class SkillNeed(BaseModel):
@@ -41,7 +68,19 @@ class EscalationStep(BaseModel):
         return self
 
 
-class QueueIn(BaseModel):
+class OpeningHours(BaseModel):
+    """When something (a queue, a phone number) is open, in its own time zone; no hours means always."""
+
+    time_zone: str = "America/New_York"
+    business_hours: dict[str, list[tuple[str, str]]] = {}
+    holidays: list[str] = []
+
+    _zone = field_validator("time_zone")(known_zone)
+    _hours = field_validator("business_hours")(weekly_hours)
+    _dates = field_validator("holidays")(iso_dates)
+
+
+class QueueIn(OpeningHours):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_-]{0,59}$")]
@@ -54,41 +93,7 @@ class QueueIn(BaseModel):
     service_level_seconds: int = Field(default=30, ge=1, le=3600)
     service_level_target: int = Field(default=80, ge=1, le=100)
     max_wait_seconds: int | None = Field(default=None, ge=10, le=24 * 3600)
-    time_zone: str = "America/New_York"
-    business_hours: dict[str, list[tuple[str, str]]] = {}
-    holidays: list[str] = []
     after_hours: Literal["callback", "voicemail"] = "callback"
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, zone: str) -> str:
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(f"unknown time zone {zone!r}") from error
-        return zone
-
-    @field_validator("business_hours")
-    @classmethod
-    def _hours(cls, hours: dict[str, list[tuple[str, str]]]) -> dict[str, list[tuple[str, str]]]:
-        import re  # noqa: PLC0415
-
-        for day, spans in hours.items():
-            if day not in WEEKDAYS:
-                raise ValueError(f"{day!r} is not one of {', '.join(WEEKDAYS)}")
-            for start, end in spans:
-                if not (re.match(CLOCK, start) and re.match(CLOCK, end)) or start >= end:
-                    raise ValueError(f"{day}: {start}-{end} is not a span like 08:00-18:00")
-        return hours
-
-    @field_validator("holidays")
-    @classmethod
-    def _dates(cls, days: list[str]) -> list[str]:
-        from datetime import date  # noqa: PLC0415
-
-        for day in days:
-            date.fromisoformat(day)
-        return sorted(set(days))
 
 
 class QueueRead(QueueIn):
@@ -103,6 +108,7 @@ class AgentIn(BaseModel):
 
     user_id: UUID
     extension: Extension | None = None
+    phone: E164 | None = None  # calls ring this number instead of the browser softphone
     languages: list[Language] = ["en"]
     skills: dict[SkillName, Level] = {}
     voice_slots: int = Field(default=1, ge=0, le=1)
@@ -122,6 +128,7 @@ class AgentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     extension: Extension | None = None
+    phone: E164 | None = None
     languages: list[Language] | None = Field(default=None, min_length=1)
     skills: dict[SkillName, Level] | None = None
     voice_slots: int | None = Field(default=None, ge=0, le=1)
@@ -138,6 +145,7 @@ class AgentRead(BaseModel):
     user_id: UUID
     name: str
     extension: str | None
+    phone: str | None = None
     languages: list[str]
     skills: dict[str, int] = {}
     state: AgentState
@@ -175,6 +183,7 @@ class InteractionIn(BaseModel):
     patient_id: UUID | None = None
     external_ref: str | None = Field(default=None, max_length=100)
     not_before: datetime | None = None
+    preverified: list[Literal["birth_date", "name", "postal_code", "mrn"]] = []
 
     @field_validator("not_before")
     @classmethod
@@ -252,6 +261,8 @@ class InteractionRead(BaseModel):
     queue: str = ""
     agent_id: UUID | None
     external_ref: str | None
+    routed_externally: bool = False
+    preverified: list[str] = []
     step: int
     offers: int
     not_before: datetime | None

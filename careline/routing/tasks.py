@@ -6,14 +6,13 @@ changes for wallboards) are published after the commit.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
 
 import structlog
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
+from careline.background import Loop
 from careline.db import UnitOfWork
 from careline.live import Bus, Notice
 from careline.routing.service import engine
@@ -31,19 +30,12 @@ def one_pass(sessions: sessionmaker[Session]) -> tuple[engine.PassReport, list[N
         return report, [notice for notice in uow.take_notices() if notice[0] != "routing"]
 
 
-class RoutingLoop:
+class RoutingLoop(Loop):
+    name = "careline-routing"
+
     def __init__(self, sessions: sessionmaker[Session], bus: Bus, *, tick: float = TICK_SECONDS) -> None:
+        super().__init__()
         self._sessions, self._bus, self._tick = sessions, bus, tick
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="careline-routing")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _run(self) -> None:
         async with self._bus.listen(["routing"]) as listener:

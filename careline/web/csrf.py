@@ -19,6 +19,8 @@ SESSION_COOKIE = "careline_session"
 PRESESSION_COOKIE = "careline_csrf"
 FORM_FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
+# The API, and provider webhooks, which prove themselves with a signature instead of a cookie.
+COOKIELESS_PREFIXES = ("/api/", "/telephony/")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -50,8 +52,8 @@ async def csrf_protect(request: Request) -> None:
     """App-wide dependency: refuse unsafe cookie-borne requests without the right token."""
     if request.method in _SAFE_METHODS or _is_bearer(request):
         return
-    if request.url.path.startswith("/api/") and SESSION_COOKIE not in request.cookies:
-        return  # no cookie, so nothing for a forged request to ride on: the access rule answers 401
+    if request.url.path.startswith(COOKIELESS_PREFIXES) and SESSION_COOKIE not in request.cookies:
+        return  # no cookie, so nothing for a forged request to ride on: the access rule (or signature) answers
     sent = request.headers.get(HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")

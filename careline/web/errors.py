@@ -45,6 +45,7 @@ from careline.scheduling.errors import (
     SlotTaken,
     WrongStatus,
 )
+from careline.telephony import errors as telephony_errors
 from careline.web.exceptions import CsrfFailed, Forbidden, NotSignedIn
 from careline.web.templates import render
 
@@ -75,6 +76,9 @@ DOMAIN_STATUS: dict[type[Exception], int] = {
     routing_errors.WrongState: 409,
     routing_errors.NotYours: 403,
     routing_errors.NoCapacity: 409,
+    telephony_errors.UnknownCall: 404,
+    telephony_errors.InvalidTelephonyInput: 422,
+    telephony_errors.NotConfigured: 409,
 }
 
 
@@ -123,7 +127,7 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 
 def _error_fields(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, InvalidUserInput | InvalidPatientInput | InvalidSchedulingInput
-                  | routing_errors.InvalidRoutingInput):
+                  | routing_errors.InvalidRoutingInput | telephony_errors.InvalidTelephonyInput):
         return {"field": exc.field}
     if isinstance(exc, SlotTaken):
         return {"next_options": [option.model_dump(mode="json") for option in exc.next_options]}
@@ -177,6 +181,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PatientError, _domain_error)
     app.add_exception_handler(SchedulingError, _domain_error)
     app.add_exception_handler(routing_errors.RoutingError, _domain_error)
+    app.add_exception_handler(telephony_errors.TelephonyError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(sqlalchemy.exc.TimeoutError, _database_busy)
     app.add_exception_handler(sqlalchemy.exc.OperationalError, _database_busy)

@@ -32,12 +32,16 @@ from careline.routing.schemas import (
     WrapUpIn,
 )
 from careline.routing.service import offers, setup
-from careline.routing.service.offers import announce, event, lock
+from careline.routing.service.offers import announce, event, lock, tell_provider
 from careline.routing.service.states import change_state
 from careline.routing.service.views import read
 
 PHONE_CHANNELS = frozenset({Channel.voice, Channel.sms, Channel.callback, Channel.outbound})
 NOTES_LIMIT = 4000
+# What providers may add to a contact's history besides its stages.
+PROVIDER_EVENTS = frozenset({"ringing", "callee_answered", "busy", "no_answer", "failed", "recording", "voicemail",
+                             "agent_unreachable"})
+EXPECTED_WAIT_SAMPLE = 20  # answered contacts the expected-wait announcement averages
 
 
 def create(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, data: InteractionIn, *,
@@ -52,7 +56,8 @@ def create(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, data: Interacti
     interaction = Interaction(id=uuid4(), channel=data.channel.value, direction=data.direction.value,
                               reason=data.reason.value, language=data.language, priority=data.priority + queue.priority,
                               status=Status.queued, queue_id=queue.id, external_ref=data.external_ref,
-                              created_at=now, queued_at=now, entered_queue_at=now, not_before=data.not_before)
+                              preverified=list(data.preverified), created_at=now, queued_at=now,
+                              entered_queue_at=now, not_before=data.not_before)
     _match_patient(uow, actor, policy, interaction, data)
     history = [event(interaction.id, now, "created", queue_id=queue.id, detail={"channel": interaction.channel}),
                event(interaction.id, now, "queued", queue_id=queue.id)]
@@ -190,6 +195,7 @@ def end(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *, now: datetime | 
     interaction, agent = _mine(uow, actor, interaction_id, Status.connected)
     _stop_hold(interaction, now)
     interaction.ended_at = now
+    tell_provider(uow, interaction)
     freed = offers.end_legs(uow, interaction, now, keep=_primary_leg(uow, interaction))
     offers.settle_all(uow, freed, now)
     wrap_seconds = agent.wrap_up_seconds if agent else 0
@@ -274,6 +280,7 @@ def transfer(uow: UnitOfWork, actor: Actor, interaction_id: UUID, data: Transfer
     _log(uow, interaction, now, "transferred", agent, {"mode": "cold", "queue": target.name,
                                                        "to_agent": str(wanted.id) if wanted else None})
     offers.settle_all(uow, freed, now)
+    tell_provider(uow, interaction)
     uow.notify("routing", {"type": "transferred"})
     return read(uow, interaction)
 
@@ -312,6 +319,7 @@ def complete_transfer(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *,
     uow.flush()
     _log(uow, interaction, now, "transferred", agent, {"mode": "warm", "to_agent": str(consult.agent_id)})
     offers.settle_all(uow, freed, now)
+    tell_provider(uow, interaction)
     return read(uow, interaction)
 
 
@@ -334,6 +342,7 @@ def requeue(uow: UnitOfWork, actor: Actor, interaction_id: UUID, data: RequeueIn
                                               detail={"by": actor.username})])
     announce(uow, interaction, "requeued", *freed)  # the agents it was taken from: their desktops drop it
     offers.settle_all(uow, freed, now)
+    tell_provider(uow, interaction)
     uow.notify("routing", {"type": "requeued"})
     return read(uow, interaction)
 
@@ -348,6 +357,29 @@ def ask_callback(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *,
     interaction.channel = Channel.callback
     _log(uow, interaction, now, "callback_requested", None)
     return read(uow, interaction)
+
+
+def place_in_line(uow: UnitOfWork, interaction_id: UUID, *, now: datetime | None = None,
+                  ) -> tuple[int | None, float | None]:
+    """For a caller on hold: their place in line (1 = next) and the expected wait, the average wait of the
+    queue's last answered contacts. (None, None) once they are no longer waiting."""
+    now = now or utcnow()
+    interaction = repository.get(uow.session, Interaction, interaction_id)
+    if interaction is None or interaction.status != Status.queued:
+        return None, None
+    waits = repository.recent_answer_seconds(uow.session, interaction.queue_id, last=EXPECTED_WAIT_SAMPLE)
+    return repository.ahead_in_line(uow.session, interaction, now) + 1, (sum(waits) / len(waits) if waits else None)
+
+
+def record_event(uow: UnitOfWork, interaction_id: UUID, kind: str, *, at: datetime,
+                 detail: dict[str, object] | None = None) -> None:
+    """Add what a provider saw to the contact's history (a recording, a voicemail, an unanswered dial)."""
+    if kind not in PROVIDER_EVENTS:
+        raise InvalidRoutingInput("kind", f"{kind!r} is not an event a provider reports.")
+    interaction = repository.get(uow.session, Interaction, interaction_id)
+    if interaction is None:
+        raise NotFound("interaction")
+    _log(uow, interaction, at, kind, None, detail)
 
 
 def write_notes(uow: UnitOfWork, actor: Actor, interaction_id: UUID, notes: str, *,

@@ -22,7 +22,10 @@ from careline.routing.schemas import InteractionRead
 from careline.routing.service import setup
 from careline.routing.service.states import change_state, settle
 from careline.routing.service.views import read
+from careline.worker import outbox
 
+# Written to the outbox when a call's provider must follow what happened here (see careline.telephony.tasks).
+VOICE_CHANGED = "interaction.voice_changed"
 GONE = "This offer is no longer open: it timed out, went to someone else, or the caller hung up."
 
 
@@ -57,6 +60,14 @@ def announce(uow: UnitOfWork, interaction: Interaction, kind: str, *agent_ids: U
         uow.notify(f"agent:{agent_id}", payload)
 
 
+def tell_provider(uow: UnitOfWork, interaction: Interaction) -> None:
+    """A call that a provider carries follows what agents do to it: bridged on an answer, back in line on a
+    transfer, hung up at the end. The provider's adapter reads the contact's state when it acts."""
+    if (interaction.external_ref and not interaction.routed_externally
+            and rules.capacity_kind(interaction.channel) == "voice"):
+        outbox.send_later(uow, VOICE_CHANGED, {"interaction_id": str(interaction.id)})
+
+
 def own_assignment(uow: UnitOfWork, actor: Actor, assignment_id: UUID) -> tuple[Assignment, Agent]:
     me = setup.agent_of(uow, actor)
     assignment = repository.get(uow.session, Assignment, assignment_id)
@@ -87,6 +98,7 @@ def accept(uow: UnitOfWork, actor: Actor, assignment_id: UUID, *, now: datetime 
         interaction.status = Status.connected
         interaction.answered_at = interaction.answered_at or now
         kind = "answered"
+        tell_provider(uow, interaction)
     else:
         kind = "joined"
     me.missed_offers = 0

@@ -123,7 +123,8 @@ def create_agent(uow: UnitOfWork, actor: Actor, data: AgentIn, *, now: datetime 
     if user.role not in AGENT_ROLES:
         raise InvalidRoutingInput("user_id", "Only agents and supervisors take contacts.")
     now = now or utcnow()
-    found = Agent(user_id=user.id, name=user.display_name, extension=data.extension, languages=data.languages,
+    found = Agent(user_id=user.id, name=user.display_name, extension=data.extension, phone=data.phone,
+                  languages=data.languages,
                   voice_slots=data.voice_slots, text_slots=data.text_slots, blend=data.blend,
                   wrap_up_seconds=data.wrap_up_seconds, state="offline", state_since=now, idle_since=now)
     try:

@@ -1,0 +1,1 @@
+"""Voice: provider webhooks (Twilio) and the IVR, generic CTI events from any PBX, outbound calls, the simulator."""

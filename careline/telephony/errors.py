@@ -1,0 +1,22 @@
+"""Telephony errors. Messages are fit for the user (or the integrator) and never contain PHI."""
+
+from __future__ import annotations
+
+
+class TelephonyError(Exception):
+    """Base class; ``str(error)`` is a message fit for the user."""
+
+
+class UnknownCall(TelephonyError):
+    def __init__(self) -> None:
+        super().__init__("No such call.")
+
+
+class InvalidTelephonyInput(TelephonyError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotConfigured(TelephonyError):
+    """A provider feature was asked for that the operator has not set up (see docs/telephony.md)."""

@@ -1,0 +1,156 @@
+"""The dispatcher: lease due outbox rows, run each one's handler outside any transaction, settle the outcome.
+
+A handler must be safe to run twice for one row (it gets the row's ``key`` to make sure of that): a
+dispatcher that dies between the side effect and the settling leaves the row to come due again.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import structlog
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session, sessionmaker
+
+from careline.background import Loop
+from careline.db import UnitOfWork, utcnow
+from careline.live import Bus
+from careline.settings import Settings
+from careline.worker import repository
+from careline.worker.outbox import CHANNEL
+
+log = structlog.get_logger(__name__)
+LEASE = timedelta(seconds=60)
+BATCH = 50
+MAX_BACKOFF_SECONDS = 600
+IDLE_SECONDS = 1.0
+
+
+class GiveUp(Exception):
+    """Raised by a handler when trying again cannot help (the call is long over, the number is invalid)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: UUID
+    kind: str
+    key: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class Context:
+    """What handlers work with: the database, the settings and the providers (see ``careline.jobs``)."""
+
+    sessions: sessionmaker[Session]
+    settings: Settings
+    providers: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[Context, Job], None]
+
+
+def backoff(attempts: int) -> timedelta:
+    """Exponential, capped, with jitter so a provider's outage does not end in a thundering herd."""
+    base = min(2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+    return timedelta(seconds=base * (0.5 + random.random()))  # noqa: S311 - jitter, not a secret
+
+
+class Dispatcher:
+    def __init__(
+        self, context: Context, handlers: Mapping[str, Handler], *, batch: int = BATCH, lease: timedelta = LEASE
+    ) -> None:
+        self.context, self._handlers, self._batch, self._lease = context, handlers, batch, lease
+
+    def run_once(self, now: datetime | None = None) -> int:
+        """Lease one batch of due rows and carry them out; returns how many were leased."""
+        now = now or utcnow()
+        with UnitOfWork(self.context.sessions) as uow:
+            jobs = [
+                Job(row.id, row.kind, row.key, dict(row.payload), row.attempts, row.created_at)
+                for row in repository.lease_due(uow.session, now, limit=self._batch, lease=self._lease)
+            ]
+            uow.commit()
+        for job in jobs:
+            self._carry_out(job)
+        return len(jobs)
+
+    def _carry_out(self, job: Job) -> None:
+        handler = self._handlers.get(job.kind)
+        error: Exception | None = None
+        try:
+            if handler is None:
+                raise GiveUp(f"no handler for {job.kind!r}")
+            handler(self.context, job)
+        except Exception as raised:  # any failure is the row's, never the dispatcher's
+            error = raised
+        now = utcnow()
+        with UnitOfWork(self.context.sessions) as uow:
+            if error is None:
+                repository.mark_sent(uow.session, job.id, now)
+            elif isinstance(error, GiveUp) or now - job.created_at > self._max_age:
+                repository.give_up(uow.session, job.id, _describe(error))
+                log.warning("outbox.gave_up", kind=job.kind, attempts=job.attempts, error_type=type(error).__name__)
+            else:
+                repository.retry_at(uow.session, job.id, now + backoff(job.attempts), _describe(error))
+                log.info("outbox.retry", kind=job.kind, attempts=job.attempts, error_type=type(error).__name__)
+            uow.commit()
+
+    @property
+    def _max_age(self) -> timedelta:
+        return timedelta(minutes=self.context.settings.outbox_max_age_minutes)
+
+    def drain(self) -> int:
+        """Run until nothing is due; returns how many rows were leased in all (tests and the CLI)."""
+        total = 0
+        while count := self.run_once():
+            total += count
+        return total
+
+
+def _describe(error: Exception) -> str:
+    """The error's type and message, which handlers keep free of PHI (they name SIDs, not numbers)."""
+    return f"{type(error).__name__}: {error}"[:300]
+
+
+class OutboxLoop(Loop):
+    """The in-process dispatcher under ``careline serve``: wakes on new outbox rows, and every second."""
+
+    name = "careline-outbox"
+
+    def __init__(self, dispatcher: Dispatcher, bus: Bus, *, tick: float = IDLE_SECONDS) -> None:
+        super().__init__()
+        self._dispatcher, self._bus, self._tick = dispatcher, bus, tick
+
+    async def _run(self) -> None:
+        async with self._bus.listen([CHANNEL]) as listener:
+            while True:
+                await listener.get(timeout=self._tick)
+                listener.drain()
+                try:
+                    await run_in_threadpool(self._dispatcher.drain)
+                except Exception as error:  # e.g. the database away for a moment: the next tick tries again
+                    log.error("outbox.pass_failed", error_type=type(error).__name__)
+
+
+def run_until(dispatcher: Dispatcher, stop: threading.Event, *, idle_seconds: float = IDLE_SECONDS) -> int:
+    """``careline worker``: dispatch until ``stop`` is set (on SIGTERM), finishing the row in hand first."""
+    total = 0
+    while not stop.is_set():
+        try:
+            count = dispatcher.run_once()
+        except Exception as error:  # the database away for a moment: wait, then try again
+            log.error("outbox.pass_failed", error_type=type(error).__name__)
+            count = 0
+        total += count
+        if not count:
+            stop.wait(idle_seconds)
+    return total
