@@ -217,6 +217,8 @@ class IdentityCheck(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     failed_attempts: Mapped[int] = mapped_column(default=0)
+    # Identifiers the caller already proved to a machine (the IVR's keypad) for this contact: not asked again.
+    preverified: Mapped[list[str]] = mapped_column(JSON, default=list)
     verified_at: Mapped[datetime | None]
     locked_at: Mapped[datetime | None]
 

@@ -195,7 +195,8 @@ class MaskedPatient(BaseModel):
     restricted: bool
     verification_locked: bool
     attempts_left: int
-    identifiers: list[str]
+    identifiers: list[str]  # still to ask for
+    preverified: list[str] = []  # proved by the caller on the phone keypad
 
 
 class VerificationResult(BaseModel):

@@ -88,6 +88,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_calls_interaction_id"), "calls", ["interaction_id"], unique=False)
     op.add_column("agents", sa.Column("phone", sa.String(length=16), nullable=True))
+    op.add_column("identity_checks", sa.Column("preverified", sa.JSON(), nullable=False, server_default="[]"))
     op.add_column(
         "interactions", sa.Column("routed_externally", sa.Boolean(), nullable=False, server_default=sa.false())
     )
@@ -97,6 +98,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_column("interactions", "preverified")
     op.drop_column("interactions", "routed_externally")
+    op.drop_column("identity_checks", "preverified")
     op.drop_column("agents", "phone")
     op.drop_index(op.f("ix_calls_interaction_id"), table_name="calls")
     op.drop_table("calls")

@@ -37,7 +37,8 @@ def open_360(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, patient_id: U
                              counts=repository.counts_of(uow.session, patient.id),
                              restricted=bool(patient.restricted), verification_locked=check.locked_at is not None,
                              attempts_left=max(0, MAX_VERIFICATION_ATTEMPTS - check.failed_attempts),
-                             identifiers=list(policy.identifiers))
+                             identifiers=[name for name in policy.identifiers if name not in check.preverified],
+                             preverified=[name for name in policy.identifiers if name in check.preverified])
     audit.record(uow, actor, "patient.viewed", subject_type="patient", subject_id=patient.id, patient_id=patient.id)
     return timeline.build_360(uow, read(uow, patient), today=now.date())
 
@@ -72,9 +73,9 @@ def verify_identity(
         raise VerificationLocked()
     if check.verified_at is not None:  # a second submit (a double click) must not count as a failure
         return VerificationResult(verified=True, matched=list(policy.identifiers), attempts_left=0, locked=False)
-    matched = rules.identifiers_matched(
+    matched = (rules.identifiers_matched(
         offered, full_name_keys=_name_keys(patient), birth_date=patient.birth_date,
-        postal_code=patient.postal_code, mrn=patient.mrn) & set(policy.identifiers)
+        postal_code=patient.postal_code, mrn=patient.mrn) | set(check.preverified)) & set(policy.identifiers)
     details = {"required": list(policy.identifiers), "matched": sorted(matched)}
     if matched == set(policy.identifiers):
         check.verified_at = now
@@ -91,6 +92,21 @@ def verify_identity(
     return VerificationResult(verified=False, matched=sorted(matched),
                               attempts_left=max(0, MAX_VERIFICATION_ATTEMPTS - check.failed_attempts),
                               locked=check.locked_at is not None)
+
+
+def preverify(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, patient_id: UUID, identifiers: list[str]) -> None:
+    """The caller proved ``identifiers`` to a machine before reaching this agent (a birth date keyed into the
+    IVR): this agent's check for the contact counts them, and asks only for the rest. Never all of them: a
+    person still verifies at least one identifier."""
+    now = utcnow()
+    patient = load(uow, patient_id)
+    check = _current_check(uow, actor, patient, policy, now)
+    proved = [name for name in policy.identifiers if name in identifiers][: len(policy.identifiers) - 1]
+    if not proved or set(proved) <= set(check.preverified):
+        return
+    check.preverified = sorted(set(check.preverified) | set(proved))
+    audit.record(uow, actor, "patient.identity_preverified", subject_type="patient", subject_id=patient.id,
+                 patient_id=patient.id, details={"identifiers": proved})
 
 
 def _name_keys(patient: Patient) -> set[str]:

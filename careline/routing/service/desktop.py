@@ -45,6 +45,8 @@ def screen_pop(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, assignment_
     contact = offer.interaction
     if contact.patient_id is not None:
         try:
+            if contact.preverified:
+                patient_access.preverify(uow, actor, policy, contact.patient_id, contact.preverified)
             return ScreenPop(offer=offer, patient=patient_access.open_360(uow, actor, policy, contact.patient_id))
         except RestrictedRecord:
             return ScreenPop(offer=offer, restricted=True)
