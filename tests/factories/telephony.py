@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,8 +25,10 @@ MENU = [MenuOption(digit="1", option="appointments", queue="scheduling"),
 
 
 def make_number(uow: UnitOfWork, number: str = CENTER, **ivr: Any) -> NumberRead:
-    config = IvrConfig(menu=MENU, after_hours_queue="scheduling", **ivr)
-    return numbers.save(uow, ADMIN, NumberIn(number=number, label="Main line", ivr=config))
+    """A number of the center: ``ivr`` overrides IVR settings; time_zone, business_hours, holidays set its hours."""
+    hours = {key: ivr.pop(key) for key in ("time_zone", "business_hours", "holidays") if key in ivr}
+    config = IvrConfig(**({"menu": MENU, "after_hours_queue": "scheduling"} | ivr))
+    return numbers.save(uow, ADMIN, NumberIn(number=number, label="Main line", ivr=config, **hours))
 
 
 def call_params(sid: str, caller: str = "+16175550142", **extra: str) -> dict[str, str]:
@@ -39,6 +42,26 @@ def sign(path: str, params: dict[str, str], *, token: str = AUTH_TOKEN, origin: 
     return str(RequestValidator(token).compute_signature(origin + path, params))
 
 
-def post_signed(client: TestClient, path: str, params: dict[str, str], **headers: str) -> Response:
+def post_signed(client: TestClient, path: str, params: dict[str, str], *, origin: str = ORIGIN,
+                **headers: str) -> Response:
     return client.post(path, content=urlencode(params), headers={
-        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sign(path, params), **headers})
+        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sign(path, params, origin=origin),
+        **headers})
+
+
+def twiml(response: Response) -> ET.Element:
+    """The TwiML of a webhook's answer, parsed as XML: a ``<Response>`` of Twilio's verbs."""
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/xml")
+    root = ET.fromstring(response.content)  # noqa: S314 - our own app's answer, not untrusted input
+    assert root.tag == "Response"
+    return root
+
+
+def verbs(root: ET.Element) -> list[str]:
+    return [child.tag for child in root]
+
+
+def spoken(root: ET.Element) -> list[str]:
+    """Everything said, in order, whether inside a ``<Gather>`` or not."""
+    return [say.text or "" for say in root.iter("Say")]

@@ -3,16 +3,12 @@ desktop, the worker bridges the call, the caller hangs up, and every timestamp l
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from careline import jobs
-from careline.app import create_app
 from careline.db import UnitOfWork, utcnow
 from careline.integrations.voice import RecordingCallControl
 from careline.routing.models import Assignment, Interaction
@@ -20,26 +16,9 @@ from careline.routing.service import engine, offers
 from careline.settings import Settings
 from careline.telephony.models import Call
 from tests.factories.routing import make_agent, make_queue
-from tests.factories.telephony import AUTH_TOKEN, call_params, make_number, post_signed
+from tests.factories.telephony import call_params, make_number, post_signed
 
 SID = "CA9389fb57cdf761afb7caab4094a4c54c"
-
-
-@pytest.fixture
-def twilio_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"twilio_auth_token": AUTH_TOKEN, "telephony_provider": "twilio",
-                                       "public_url": "http://testserver"})
-
-
-@pytest.fixture
-def app(twilio_settings: Settings, sessions: sessionmaker[Session]) -> FastAPI:
-    return create_app(twilio_settings, sessions=sessions)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, base_url="http://testserver") as client:
-        yield client
 
 
 def test_a_call_walks_the_ivr_waits_and_is_bridged_to_the_agent_who_answers(
