@@ -16,7 +16,8 @@ from careline.routing import pages as routing_pages
 from careline.scheduling import api as scheduling_api
 from careline.scheduling import pages as scheduling_pages
 from careline.telephony import api as telephony_api
-from careline.telephony import twilio_api
+from careline.telephony import cti_api, twilio_api
+from careline.telephony import pages as telephony_pages
 from careline.web import system
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -36,4 +37,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     routing_pages.router,
     twilio_api.router,
     telephony_api.router,
+    cti_api.router,
+    telephony_pages.router,
 )

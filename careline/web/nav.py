@@ -23,6 +23,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Patients", "/patients", frozenset({Role.agent, Role.supervisor})),
     NavItem("Schedule", "/schedule", frozenset({Role.agent, Role.supervisor})),
     NavItem("Team", "/admin/users", frozenset({Role.admin, Role.supervisor})),
+    NavItem("Phone numbers", "/admin/phone-numbers", frozenset({Role.admin})),
     NavItem("Audit trail", "/audit", frozenset({Role.admin, Role.auditor})),
     NavItem("Account", "/account", EVERYONE),
 )

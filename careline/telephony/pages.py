@@ -1,0 +1,204 @@
+"""The admin page of the center's phone numbers: each number's IVR, its hours and the queue every menu option
+leads to. A plain form (post/redirect/get); a refusal shows the form again as typed, with what to fix."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field, ValidationError
+
+from careline.routing.rules import WEEKDAYS
+from careline.routing.service import setup as routing_setup
+from careline.telephony.errors import InvalidTelephonyInput
+from careline.telephony.schemas import OPTIONS, IvrConfig, NumberIn, NumberRead
+from careline.telephony.service import numbers
+from careline.web.deps import AdminOnly, Uow
+from careline.web.templates import render
+
+router = APIRouter(include_in_schema=False)
+
+PAGE = "/admin/phone-numbers"
+DAY_NAMES = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday",
+             "sat": "Saturday", "sun": "Sunday"}
+OPTION_NAMES = {"appointments": "Appointments", "tests": "Tests and results", "prescriptions": "Prescriptions",
+                "billing": "Billing", "nurse": "Nurse line", "operator": "Operator"}
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+# What to fix, in plain words, for the fields whose checks speak in patterns.
+PLAIN = {"number": "Write the number in international form, like +16175550100.",
+         "label": "Give the number a label of at most 100 characters, like “Main line”.",
+         "holidays": "Write holidays as dates like 2025-12-25, separated by commas.",
+         "ivr.languages": "Choose at least one language.",
+         "ivr.after_hours_queue": "Choose the queue for calls after hours.",
+         "ivr.menu.queue": "Choose a queue for every menu option that has a digit.",
+         "ivr.menu": "Give at least one menu option a digit."}
+LABELS = {"time_zone": "Time zone", "business_hours": "Business hours", "ivr.greeting": "Greeting", "ivr": "Menu"}
+
+
+class NumberForm(BaseModel):
+    """The form as typed: text everywhere, so a refusal can show every value again."""
+
+    number: str = Field(default="", max_length=40)
+    label: str = Field(default="", max_length=200)
+    time_zone: str = Field(default="America/New_York", max_length=64)
+    hours_mon: str = Field(default="", max_length=100)
+    hours_tue: str = Field(default="", max_length=100)
+    hours_wed: str = Field(default="", max_length=100)
+    hours_thu: str = Field(default="", max_length=100)
+    hours_fri: str = Field(default="", max_length=100)
+    hours_sat: str = Field(default="", max_length=100)
+    hours_sun: str = Field(default="", max_length=100)
+    holidays: str = Field(default="", max_length=2000)
+    languages: list[str] = []
+    greeting_en: str = Field(default="", max_length=1000)
+    greeting_es: str = Field(default="", max_length=1000)
+    urgent_notice: bool = False
+    identify_by_birth_date: bool = False
+    after_hours: str = Field(default="voicemail", max_length=20)
+    after_hours_queue: str = Field(default="", max_length=60)
+    digit_appointments: str = Field(default="", max_length=2)
+    queue_appointments: str = Field(default="", max_length=60)
+    digit_tests: str = Field(default="", max_length=2)
+    queue_tests: str = Field(default="", max_length=60)
+    digit_prescriptions: str = Field(default="", max_length=2)
+    queue_prescriptions: str = Field(default="", max_length=60)
+    digit_billing: str = Field(default="", max_length=2)
+    queue_billing: str = Field(default="", max_length=60)
+    digit_nurse: str = Field(default="", max_length=2)
+    queue_nurse: str = Field(default="", max_length=60)
+    digit_operator: str = Field(default="", max_length=2)
+    queue_operator: str = Field(default="", max_length=60)
+
+    def hours(self, day: str) -> str:
+        return str(getattr(self, f"hours_{day}"))
+
+    def digit(self, option: str) -> str:
+        return str(getattr(self, f"digit_{option}"))
+
+    def queue(self, option: str) -> str:
+        return str(getattr(self, f"queue_{option}"))
+
+    def number_in(self) -> NumberIn:
+        """Raises ValueError (a ValidationError among them) saying what to fix."""
+        menu = [{"digit": self.digit(option), "option": option, "queue": self.queue(option)}
+                for option in OPTIONS if self.digit(option)]
+        greeting = {language: text.strip() for language, text in (("en", self.greeting_en), ("es", self.greeting_es))
+                    if text.strip()}
+        ivr = {"languages": self.languages, "greeting": greeting, "urgent_notice": self.urgent_notice, "menu": menu,
+               "identify_by_birth_date": self.identify_by_birth_date, "after_hours": self.after_hours,
+               "after_hours_queue": self.after_hours_queue}
+        hours = {day: _spans(day, self.hours(day)) for day in WEEKDAYS if self.hours(day).strip()}
+        holidays = [day.strip() for day in self.holidays.split(",") if day.strip()]
+        return NumberIn.model_validate({"number": self.number.strip(), "label": self.label.strip(),
+                                        "time_zone": self.time_zone.strip(), "business_hours": hours,
+                                        "holidays": holidays, "ivr": ivr})
+
+    @classmethod
+    def of(cls, saved: NumberRead) -> NumberForm:
+        ivr = saved.ivr
+        by_option = {item.option: item for item in ivr.menu}
+        menu = {f"{kind}_{option}": getattr(by_option[option], kind) if option in by_option else ""
+                for option in OPTIONS for kind in ("digit", "queue")}
+        hours = {f"hours_{day}": ", ".join(f"{start}-{end}" for start, end in saved.business_hours.get(day, []))
+                 for day in WEEKDAYS}
+        return cls.model_validate({
+            "number": saved.number, "label": saved.label, "time_zone": saved.time_zone,
+            "holidays": ", ".join(saved.holidays), "languages": list(ivr.languages),
+            "greeting_en": ivr.greeting.get("en", ""), "greeting_es": ivr.greeting.get("es", ""),
+            "urgent_notice": ivr.urgent_notice, "identify_by_birth_date": ivr.identify_by_birth_date,
+            "after_hours": ivr.after_hours, "after_hours_queue": ivr.after_hours_queue} | hours | menu)
+
+    @classmethod
+    def blank(cls) -> NumberForm:
+        """A new number starts from the default IVR: both languages, the usual menu, voicemail after hours."""
+        defaults = IvrConfig()
+        menu = {f"{kind}_{item.option}": getattr(item, kind) for item in defaults.menu for kind in ("digit", "queue")}
+        weekdays = {f"hours_{day}": "08:00-18:00" for day in WEEKDAYS[:5]}
+        return cls.model_validate({
+            "languages": list(defaults.languages), "greeting_en": defaults.greeting.get("en", ""),
+            "greeting_es": defaults.greeting.get("es", ""), "urgent_notice": True, "identify_by_birth_date": True,
+            "after_hours_queue": defaults.after_hours_queue} | weekdays | menu)
+
+
+def _spans(day: str, text: str) -> list[tuple[str, str]]:
+    spans = []
+    for part in text.split(","):
+        start, dash, end = part.strip().partition("-")
+        if not dash:
+            raise ValueError(f"{DAY_NAMES[day]}: write the hours like 08:00-18:00 (or 08:00-12:00, 13:00-17:00).")
+        spans.append((start.strip(), end.strip()))
+    return spans
+
+
+def plain_words(error: ValueError) -> list[str]:
+    """What to fix, one line per problem, naming the field as the form does."""
+    if not isinstance(error, ValidationError):
+        return [str(error)]
+    said = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"] if not isinstance(part, int))
+        field = next((key for key in PLAIN if where == key or where.startswith(key + ".")), None)
+        if field is not None:
+            said.append(PLAIN[field])
+            continue
+        message = problem["msg"].removeprefix("Value error, ")
+        label = next((LABELS[key] for key in LABELS if where == key or where.startswith(key + ".")), "")
+        said.append(f"{label}: {message}." if label else f"{message[:1].upper()}{message[1:]}.")
+    return list(dict.fromkeys(said))
+
+
+def hours_summary(saved: NumberRead) -> str:
+    """'Mon-Fri 08:00-18:00; Sat 09:00-13:00', days with the same hours run together; no hours is always open."""
+    if not saved.business_hours:
+        return "Always open"
+    runs: list[tuple[list[str], str]] = []
+    for day in WEEKDAYS:
+        spans = ", ".join(f"{start}-{end}" for start, end in saved.business_hours.get(day, []))
+        if runs and runs[-1][1] == spans and runs[-1][0][-1] == WEEKDAYS[WEEKDAYS.index(day) - 1]:
+            runs[-1][0].append(day)
+        else:
+            runs.append(([day], spans))
+    parts = [f"{(days[0] if len(days) == 1 else f'{days[0]}-{days[-1]}').title()} {spans}"
+             for days, spans in runs if spans]
+    return "; ".join(parts)
+
+
+def _context(uow: Uow, form: NumberForm, *, editing: bool, problems: list[str] | None = None,
+             done: str | None = None) -> dict[str, Any]:
+    saved = numbers.all_numbers(uow)
+    return {"numbers": saved, "hours_of": {item.number: hours_summary(item) for item in saved}, "form": form,
+            "editing": editing, "problems": problems or [], "done": done,
+            "queues": [queue.name for queue in routing_setup.list_queues(uow) if queue.active],
+            "weekdays": WEEKDAYS, "day_names": DAY_NAMES, "options": OPTIONS, "option_names": OPTION_NAMES,
+            "language_names": LANGUAGE_NAMES}
+
+
+@router.get(PAGE)
+def phone_numbers(request: Request, actor: AdminOnly, uow: Uow, edit: str | None = None,
+                  saved: str | None = None, deactivated: str | None = None) -> Response:
+    chosen = next((item for item in numbers.all_numbers(uow) if item.number == edit), None) if edit else None
+    form = NumberForm.of(chosen) if chosen else NumberForm.blank()
+    done = f"Saved {saved}." if saved else (f"Deactivated {deactivated}: it takes no calls." if deactivated else None)
+    return render(request, "telephony/numbers.html", _context(uow, form, editing=chosen is not None, done=done))
+
+
+@router.post(PAGE)
+def save_number(request: Request, actor: AdminOnly, uow: Uow, form: Annotated[NumberForm, Form()]) -> Response:
+    try:
+        data = form.number_in()
+        with uow.savepoint():
+            numbers.save(uow, actor, data)
+    except (ValueError, InvalidTelephonyInput) as error:
+        problems = plain_words(error) if isinstance(error, ValueError) else [str(error)]
+        editing = any(item.number == form.number.strip() for item in numbers.all_numbers(uow))
+        return render(request, "telephony/numbers.html", _context(uow, form, editing=editing, problems=problems),
+                      status_code=422)
+    return RedirectResponse(f"{PAGE}?saved={quote(data.number)}", status_code=303)
+
+
+@router.post(PAGE + "/{number}/deactivate")
+def deactivate_number(actor: AdminOnly, uow: Uow, number: str) -> Response:
+    numbers.deactivate(uow, actor, number)
+    return RedirectResponse(f"{PAGE}?deactivated={quote(number)}", status_code=303)

@@ -1,0 +1,156 @@
+"""The admin page of the center's phone numbers: who may open it, saving a number with its IVR and hours, a
+refusal that keeps what was typed, deactivating; and the voice buttons on the desktop and the 360 page."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from careline.actor import Role
+from careline.auth.models import User
+from careline.db import UnitOfWork
+from careline.telephony.service import numbers
+from careline.web.csrf import SESSION_COOKIE
+from tests.conftest import csrf_from
+from tests.factories.auth import make_session, make_user
+from tests.factories.routing import make_queue
+from tests.factories.telephony import CENTER, make_number
+
+PAGE = "/admin/phone-numbers"
+
+
+def _sign_in(client: TestClient, uow: UnitOfWork, role: Role) -> str:
+    user = uow.session.get(User, make_user(uow, role=role, username=f"{role.value}-user").id)
+    assert user is not None
+    client.cookies.set(SESSION_COOKIE, make_session(uow, user))
+    uow.commit()
+    return csrf_from(client.get("/account").text)
+
+
+def _form(token: str, **changes: Any) -> dict[str, Any]:
+    """The form as an admin fills it in for a new number: weekday hours, both languages, three menu options."""
+    form: dict[str, Any] = {
+        "csrf_token": token, "number": "+16175550199", "label": "Pediatrics line", "time_zone": "America/Chicago",
+        "hours_mon": "08:00-12:00, 13:00-17:00", "hours_tue": "08:00-17:00", "hours_sat": "09:00-13:00",
+        "holidays": "2025-12-25, 2026-01-01", "languages": ["en", "es"], "greeting_en": "Welcome to Pediatrics.",
+        "greeting_es": "Bienvenidos a Pediatría.", "urgent_notice": "true", "after_hours": "callback",
+        "after_hours_queue": "billing", "digit_appointments": "1", "queue_appointments": "scheduling",
+        "digit_billing": "4", "queue_billing": "billing", "digit_operator": "0", "queue_operator": "scheduling"}
+    return form | changes
+
+
+@pytest.fixture
+def admin(client: TestClient, uow: UnitOfWork) -> str:
+    make_queue(uow, "scheduling")
+    make_queue(uow, "billing")
+    return _sign_in(client, uow, Role.admin)
+
+
+def test_the_admin_sees_the_numbers_with_their_languages_hours_and_after_hours(
+        client: TestClient, uow: UnitOfWork, admin: str) -> None:
+    make_number(uow, languages=["es"], after_hours="callback")
+    uow.commit()
+    html = client.get(PAGE).text
+    row = re.search(rf'<tr data-number="\{CENTER}">(.*?)</tr>', html, re.S)
+    assert row is not None
+    cells = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", cell)).strip()
+             for cell in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
+    assert cells[:6] == [CENTER, "Main line", "Spanish", "Callback · scheduling queue",
+                         "Always open (America/New_York)", "Active"]
+    assert '<a href="/admin/phone-numbers" aria-current="page">Phone numbers</a>' in html
+
+
+def test_the_admin_adds_a_number_through_the_form(client: TestClient, uow: UnitOfWork, admin: str) -> None:
+    response = client.post(PAGE, data=_form(admin), follow_redirects=False)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == f"{PAGE}?saved=%2B16175550199"
+
+    saved = next(item for item in numbers.all_numbers(uow) if item.number == "+16175550199")
+    assert saved.label == "Pediatrics line"
+    assert saved.time_zone == "America/Chicago"
+    assert saved.business_hours == {"mon": [("08:00", "12:00"), ("13:00", "17:00")], "tue": [("08:00", "17:00")],
+                                    "sat": [("09:00", "13:00")]}
+    assert saved.holidays == ["2025-12-25", "2026-01-01"]
+    ivr = saved.ivr
+    assert ivr.languages == ["en", "es"]
+    assert ivr.greeting == {"en": "Welcome to Pediatrics.", "es": "Bienvenidos a Pediatría."}
+    assert ivr.urgent_notice is True
+    assert ivr.identify_by_birth_date is False  # left unticked
+    assert (ivr.after_hours, ivr.after_hours_queue) == ("callback", "billing")
+    assert [(item.digit, item.option, item.queue) for item in ivr.menu] == [
+        ("1", "appointments", "scheduling"), ("4", "billing", "billing"), ("0", "operator", "scheduling")]
+
+    page = client.get(response.headers["location"]).text
+    assert "Saved +16175550199." in page
+    assert "Mon 08:00-12:00, 13:00-17:00; Tue 08:00-17:00; Sat 09:00-13:00" in page
+
+
+def test_editing_shows_the_saved_values_and_saving_again_replaces_them(
+        client: TestClient, uow: UnitOfWork, admin: str) -> None:
+    client.post(PAGE, data=_form(admin), follow_redirects=False)
+    html = client.get(PAGE, params={"edit": "+16175550199"}).text
+    assert "Edit +16175550199" in html
+    assert 'id="hours_mon" name="hours_mon" value="08:00-12:00, 13:00-17:00"' in html
+    assert re.search(r'name="digit_billing"[^>]*>.*?<option value="4" selected>', html, re.S)
+    assert 'id="language-es" name="languages"\n             value="es" checked' in html
+
+    response = client.post(PAGE, data=_form(admin, label="Pediatrics", languages=["en"]), follow_redirects=False)
+    assert response.status_code == 303
+    saved = [item for item in numbers.all_numbers(uow) if item.number == "+16175550199"]
+    assert [(item.label, item.ivr.languages) for item in saved] == [("Pediatrics", ["en"])]
+
+
+@pytest.mark.parametrize(("changes", "said"), [
+    ({"number": "617-555-0199"}, "Write the number in international form, like +16175550100."),
+    ({"hours_wed": "nine to five"}, "Wednesday: write the hours like 08:00-18:00"),
+    ({"hours_wed": "18:00-08:00"}, "Business hours: wed: 18:00-08:00 is not a span like 08:00-18:00."),
+    ({"holidays": "Christmas"}, "Write holidays as dates like 2025-12-25, separated by commas."),
+    ({"languages": []}, "Choose at least one language."),
+    ({"digit_billing": "1"}, "Menu: each menu digit may lead to one option only."),
+    ({"queue_billing": "radiology"}, "radiology"),
+    ({"time_zone": "Mars/Olympus"}, "Time zone: unknown time zone"),
+])
+def test_invalid_input_is_shown_again_with_the_values_kept_and_nothing_saved(
+        client: TestClient, uow: UnitOfWork, admin: str, changes: dict[str, Any], said: str) -> None:
+    response = client.post(PAGE, data=_form(admin, **changes), follow_redirects=False)
+    assert response.status_code == 422
+    html = response.text
+    problems = re.search(r'<div class="alert error" role="alert" id="number-problems">(.*?)</div>', html, re.S)
+    assert problems is not None
+    assert said in problems.group(1)
+    assert 'value="Pediatrics line"' in html  # what was typed is still there
+    assert 'id="greeting_es" name="greeting_es" rows="2" maxlength="300">Bienvenidos a Pediatría.</textarea>' in html
+    for field, value in changes.items():
+        if isinstance(value, str) and field.startswith(("number", "hours", "holidays", "time_zone")):
+            assert f'value="{value}"' in html
+    assert numbers.all_numbers(uow) == []
+
+
+def test_deactivating_a_number(client: TestClient, uow: UnitOfWork, admin: str) -> None:
+    make_number(uow)
+    uow.commit()
+    page = client.get(PAGE).text
+    assert 'action="/admin/phone-numbers/%2B16175550100/deactivate"' in page
+    response = client.post(f"{PAGE}/%2B16175550100/deactivate", data={"csrf_token": admin}, follow_redirects=False)
+    assert response.status_code == 303
+    assert [item.active for item in numbers.all_numbers(uow)] == [False]
+    assert "Deactivated +16175550100" in client.get(response.headers["location"]).text
+
+
+@pytest.mark.parametrize("role", [Role.agent, Role.supervisor, Role.auditor])
+def test_other_roles_are_refused(client: TestClient, uow: UnitOfWork, role: Role) -> None:
+    token = _sign_in(client, uow, role)
+    assert client.get(PAGE).status_code == 403
+    assert client.post(PAGE, data=_form(token), follow_redirects=False).status_code == 403
+    assert "Phone numbers" not in client.get("/account").text
+    assert numbers.all_numbers(uow) == []
+
+
+def test_a_post_without_the_csrf_token_is_refused(client: TestClient, uow: UnitOfWork, admin: str) -> None:
+    form = _form(admin)
+    del form["csrf_token"]
+    assert client.post(PAGE, data=form, follow_redirects=False).status_code == 403
+    assert numbers.all_numbers(uow) == []
