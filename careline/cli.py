@@ -36,6 +36,7 @@ from careline.routing.simulation.console import parse_duration, parse_rate, run_
 from careline.scheduling.demo import demo_patients, generate_schedule
 from careline.scheduling.service import slots as scheduling_slots
 from careline.settings import Settings
+from careline.telephony import demo as telephony_demo
 from careline.web.sse import SHUTDOWN_GRACE_SECONDS
 from careline.worker.runner import run_until
 
@@ -169,8 +170,10 @@ def demo(
 def _demo_routing(settings: Settings, site: str, traffic: float) -> None:
     with unit_of_work(settings) as uow:
         routing = routing_demo.set_up(uow, Actor.cli("demo"))
+        line = telephony_demo.ensure_number(uow, Actor.cli("demo"))
         uow.commit()
     typer.echo(routing.summary())
+    typer.echo(f"Phone: simulated callers ring {line.number} and walk its IVR (English and Spanish).")
     typer.echo(f"Take calls: sign in as 'agent', open {site}/desktop and choose Available.")
     typer.echo(f"Watch the center: sign in as 'supervisor' and open {site}/wallboard.")
     if traffic:

@@ -20,6 +20,7 @@ from careline.db import UnitOfWork
 from careline.routing.rules import Reason
 from careline.routing.schemas import AgentIn, EscalationStep, QueueIn, SkillNeed
 from careline.routing.service import setup
+from careline.routing.service.external import OUTBOUND_QUEUE
 
 OVERFLOW = "overflow"
 SIMULATED_PREFIX = "sim-agent-"
@@ -53,6 +54,8 @@ QUEUES = (
             steps=_ladder(billing=1)),
     QueueIn(name="prescriptions", description="Refill requests", skills=_needs(prescriptions=1),
             steps=_ladder(scheduling=2)),
+    # Agents' own calls (click-to-call) are counted here; nothing waits in it.
+    QueueIn(name=OUTBOUND_QUEUE, description="Calls agents place to patients"),
 )
 QUEUE_OF_REASON = {Reason.appointment: "scheduling", Reason.test_request: "scheduling", Reason.billing: "billing",
                    Reason.prescription: "prescriptions", Reason.nurse_advice: "nurse", Reason.other: "scheduling"}

@@ -29,7 +29,7 @@ from tests.factories.auth import PASSWORD, make_user
 from tests.factories.routing import ADMIN
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-QUEUE_NAMES = {"scheduling", "scheduling-es", "nurse", "billing", "prescriptions", "overflow"}
+QUEUE_NAMES = {"scheduling", "scheduling-es", "nurse", "billing", "prescriptions", "overflow", "outbound"}
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +54,7 @@ class TestSetUp:
     def test_creates_the_queues_the_demo_users_desks_and_the_simulated_agents(self, uow: UnitOfWork) -> None:
         _demo_users(uow)
         made = demo.set_up(uow, ADMIN, simulated=4, now=T0)
-        assert made == demo.DemoRouting(queues=6, staff=("agent", "supervisor"), simulated=4)
+        assert made == demo.DemoRouting(queues=7, staff=("agent", "supervisor"), simulated=4)
         queues = {queue.name: queue for queue in setup.list_queues(uow)}
         assert set(queues) == QUEUE_NAMES
         ladder = [(step.after_seconds, bool(step.skills is not None), step.overflow_queue)
@@ -75,7 +75,7 @@ class TestSetUp:
         setup.save_queue(uow, ADMIN, QueueIn(name="billing", offer_seconds=45))  # an operator's own settings
         before = _sizes(uow)
         demo.set_up(uow, ADMIN, simulated=3, now=T0)
-        assert _sizes(uow) == before == (6, 5, 5)
+        assert _sizes(uow) == before == (7, 5, 5)
         assert setup.queue_named(uow, "billing").offer_seconds == 45
 
     def test_the_whole_team_covers_every_queue_in_both_languages(self, uow: UnitOfWork) -> None:

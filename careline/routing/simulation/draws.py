@@ -30,6 +30,7 @@ DISPOSITIONS = {
 KNOWN_CALLER_SHARE = 0.8  # of callers, when there are patients: the rest call from numbers nobody has on file
 UNKNOWN_AREAS = ("212", "305", "617", "312", "415")
 HANDLE_SPREAD = 0.5  # sigma of the log-normal handle time
+BIRTH_DATE_SHARE = 0.4  # of phone callers asked for their birth date by the IVR, those who key it in
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,9 @@ class Draws:
 
     def break_length(self) -> timedelta:
         return self._between(self.plan.break_seconds)
+
+    def gives_birth_date(self) -> bool:
+        return self._rng.random() < BIRTH_DATE_SHARE
 
     def misses(self) -> bool:
         return self._rng.random() < self.plan.miss_share

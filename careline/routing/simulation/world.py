@@ -1,8 +1,10 @@
 """The simulated world: callers who arrive, wait and sometimes hang up; agents who answer, talk, wrap up and
 take a break now and then.
 
-Everything they do goes through the routing services and the engine, as the telephony adapter and the agents'
-desktops would: it is load on the real code, never a copy of it. The world keeps only what a caller or an
+Everything they do goes through the routing services and the engine, as the agents' desktops would; a voice
+caller rings the demo line through the simulated telephony provider (``careline.telephony.simulator``), so the
+IVR, the wait in line and the hang-up take the same paths as a Twilio call's webhooks. It is load on the real
+code, never a copy of it. The world keeps only what a caller or an
 agent would remember (whom they are talking to, when they will give up); the database decides the rest, and an
 action that finds the contact moved on (a timeout, a hang-up, a supervisor) is simply dropped.
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -26,10 +29,13 @@ from careline.patients.policy import PatientPolicy
 from careline.patients.service import lookup as patient_lookup
 from careline.routing import demo
 from careline.routing.errors import RoutingError
-from careline.routing.rules import AgentState, Status
+from careline.routing.rules import AgentState, Channel, Reason, Status
 from careline.routing.schemas import InteractionIn, OfferRead, StateIn, WrapUpIn
 from careline.routing.service import agents, desktop, engine, interactions, offers, setup
 from careline.routing.simulation.draws import IMPATIENT, Caller, Draws, Plan
+from careline.telephony import demo as telephony_demo
+from careline.telephony.errors import TelephonyError
+from careline.telephony.simulator import Dial, SimulatedLine
 
 P = ParamSpec("P")
 # The callers' side of the line, as the telephony adapter reports it (not an agent: its hang-ups abandon).
@@ -41,6 +47,10 @@ READY_DELAY = timedelta(seconds=5)  # an agent set not ready for missed offers n
 # A caller talking to a person (not a simulated agent) hangs up after this, so a desktop left alone mid-call
 # does not hold the contact for ever.
 PERSON_CALL_LIMIT = timedelta(minutes=10)
+# The IVR's menu option a caller picks for their reason.
+OPTION_OF_REASON = {Reason.appointment: "appointments", Reason.test_request: "tests",
+                    Reason.prescription: "prescriptions", Reason.billing: "billing", Reason.nurse_advice: "nurse",
+                    Reason.other: "operator"}
 
 
 @dataclass
@@ -91,6 +101,8 @@ class Simulation:
         self._crew: dict[UUID, Member] = {}
         self._numbers: list[str] = []
         self._open: set[UUID] = set()  # contacts this world created that it has not seen end
+        self._lines: dict[UUID, str] = {}  # voice contacts whose caller is still on the line: their call's sid
+        self._line = SimulatedLine(self._policy, run=secrets.token_hex(4))
         self._jobs: list[Job] = []
         self._order = itertools.count()
         self._next_arrival: datetime | None = None
@@ -108,6 +120,7 @@ class Simulation:
         """Queues and simulated agents (created if missing), callers' numbers, and everyone available."""
         turn = Turn(uow, now)
         demo.ensure_queues(uow, self.actor)
+        telephony_demo.ensure_number(uow, self.actor)
         for found in demo.ensure_simulated_agents(uow, self.actor, self.plan.agents, now=now):
             self._crew[found.agent_id] = Member(found.actor)
             self._run(turn, self._clock_in, self._crew[found.agent_id])
@@ -136,18 +149,20 @@ class Simulation:
         for contact_id in sorted(self._open | held):
             self._run(turn, self._wind_up, contact_id)
         self._open.clear()
+        for contact_id in list(self._lines):  # callers who became callbacks, still on a line nobody answers
+            self._run(turn, self._hang_up_line, contact_id)
         for member in self._crew.values():
             member.holding.clear()
             member.deciding.clear()
             self._run(turn, self._set_state, member, AgentState.offline)
         return turn.tally
 
-    def _run(self, turn: Turn, action: Callable[Concatenate[Turn, P], None], *args: P.args,
+    def _run(self, turn: Turn, action: Callable[Concatenate[Turn, P], object], *args: P.args,
              **kwargs: P.kwargs) -> None:
         try:
             with turn.uow.savepoint():
                 action(turn, *args, **kwargs)
-        except RoutingError:
+        except (RoutingError, TelephonyError):
             pass  # the contact or offer moved on (answered elsewhere, timed out, hung up): nothing to do
 
     def _at(self, due: datetime, action: Callable[Concatenate[Turn, P], None], *args: P.args,
@@ -157,20 +172,38 @@ class Simulation:
     # --- callers --------------------------------------------------------------------------------------------
 
     def _call(self, turn: Turn, caller: Caller) -> None:
+        if caller.channel == Channel.voice:
+            self._ring(turn, caller)
+            return
         contact, _new = interactions.create(turn.uow, self.actor, self._policy, InteractionIn(
             channel=caller.channel, queue=demo.queue_for(caller.reason, caller.language), reason=caller.reason,
             language=caller.language, address=caller.address), now=turn.now)
+        self._arrived(turn, contact.id, caller)
+
+    def _ring(self, turn: Turn, caller: Caller) -> None:
+        """A phone call: the caller rings the demo line and keys their way through its IVR into a queue."""
+        placed = self._line.ring(turn.uow, Dial(
+            caller=caller.address, called=telephony_demo.DEMO_NUMBER, language=caller.language,
+            option=OPTION_OF_REASON[caller.reason], gives_birth_date=self.draws.gives_birth_date()), turn.now)
+        if placed.interaction_id is None:  # turned away by the IVR: the call is over, nobody waits
+            self._line.hang_up(turn.uow, placed.sid, turn.now)
+            return
+        self._lines[placed.interaction_id] = placed.sid
+        self._arrived(turn, placed.interaction_id, caller)
+
+    def _arrived(self, turn: Turn, contact_id: UUID, caller: Caller) -> None:
         turn.tally.arrived += 1
-        self._open.add(contact.id)
+        self._open.add(contact_id)
         if caller.patience is not None:
-            self._at(turn.now + caller.patience, self._lose_patience, contact.id)
+            self._at(turn.now + caller.patience, self._lose_patience, contact_id)
 
     def _lose_patience(self, turn: Turn, contact_id: UUID) -> None:
         contact = interactions.get(turn.uow, contact_id)
         if contact.channel not in IMPATIENT:  # became a callback (the queue's longest wait): nobody holds on
+            self._caller_hangs_up(turn, contact_id)  # the call ends; the callback keeps its place
             return
         if contact.status in WAITING:
-            interactions.end(turn.uow, self.actor, contact_id, now=turn.now)
+            self._caller_hangs_up(turn, contact_id)
             turn.tally.abandoned += 1
             self._open.discard(contact_id)
         elif contact.status == Status.connected and contact.agent_id not in self._crew and contact.answered_at:
@@ -179,15 +212,30 @@ class Simulation:
     def _hang_up_on_person(self, turn: Turn, contact_id: UUID) -> None:
         contact = interactions.get(turn.uow, contact_id)
         if contact.status == Status.connected and contact.agent_id not in self._crew:
-            interactions.end(turn.uow, self.actor, contact_id, now=turn.now)
+            self._caller_hangs_up(turn, contact_id)
             self._open.discard(contact_id)
+
+    def _caller_hangs_up(self, turn: Turn, contact_id: UUID) -> None:
+        """A phone caller's hang-up reaches routing as the provider reports it; any other contact just ends."""
+        if not self._hang_up_line(turn, contact_id) and interactions.get(turn.uow, contact_id).channel in IMPATIENT:
+            interactions.end(turn.uow, self.actor, contact_id, now=turn.now)
+
+    def _hang_up_line(self, turn: Turn, contact_id: UUID) -> bool:
+        """The phone caller of this contact hangs up (the provider's status callback); False: no one on a line."""
+        sid = self._lines.pop(contact_id, None)
+        if sid is not None:
+            self._line.hang_up(turn.uow, sid, turn.now)
+        return sid is not None
 
     def _wind_up(self, turn: Turn, contact_id: UUID) -> None:
         contact = interactions.get(turn.uow, contact_id)
         if contact.status in WAITING:
-            interactions.end(turn.uow, self.actor, contact_id, now=turn.now)
+            self._caller_hangs_up(turn, contact_id)
+            if interactions.get(turn.uow, contact_id).status in WAITING:  # a callback or a text: it is closed
+                interactions.end(turn.uow, self.actor, contact_id, now=turn.now)
             turn.tally.abandoned += 1
         elif contact.agent_id in self._crew and contact.status in (Status.connected, Status.wrap_up):
+            self._hang_up_line(turn, contact_id)
             interactions.finish(turn.uow, self._crew[contact.agent_id].actor, contact_id,
                                 WrapUpIn(disposition=self.draws.disposition(contact.reason)), now=turn.now)
             turn.tally.completed += 1
@@ -239,11 +287,18 @@ class Simulation:
             self._set_state(turn, member, AgentState.available)
 
     def _end(self, turn: Turn, member: Member, contact_id: UUID) -> None:
-        try:
-            ended = interactions.end(turn.uow, member.actor, contact_id, now=turn.now)
-        except RoutingError:
-            member.holding.discard(contact_id)  # taken back meanwhile (a supervisor's requeue)
-            raise
+        """The conversation is over: a phone caller hangs up (the provider ends the contact), else the agent ends."""
+        contact = interactions.get(turn.uow, contact_id)
+        if (contact_id in self._lines and contact.status == Status.connected
+                and contact.agent_id == setup.agent_of(turn.uow, member.actor).id):
+            self._hang_up_line(turn, contact_id)
+            ended = interactions.get(turn.uow, contact_id)
+        else:
+            try:
+                ended = interactions.end(turn.uow, member.actor, contact_id, now=turn.now)
+            except RoutingError:
+                member.holding.discard(contact_id)  # taken back meanwhile (a supervisor's requeue)
+                raise
         self._at(turn.now + self.draws.wrap_up(), self._finish, member, contact_id,
                  self.draws.disposition(ended.reason))
 

@@ -239,6 +239,10 @@ def call_of_interaction(uow: UnitOfWork, interaction_id: UUID) -> Call | None:
     return repository.call_of_interaction(uow.session, interaction_id)
 
 
+def call_by_sid(uow: UnitOfWork, provider: str, sid: str) -> Call | None:
+    return repository.call_by_sid(uow.session, provider, sid)
+
+
 # --- the IVR's answers -----------------------------------------------------------------------------------------
 
 
