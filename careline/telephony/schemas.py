@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from careline.routing.schemas import OpeningHours
+from careline.routing.rules import Reason
+from careline.routing.schemas import Extension, Language, OpeningHours
 
 Option = Literal["appointments", "tests", "prescriptions", "billing", "nurse", "operator"]
 IvrLanguage = Literal["en", "es"]
@@ -115,3 +116,44 @@ class DialIn(BaseModel):
         if not (self.patient_id or self.interaction_id or self.number):
             raise ValueError("say whom to call: a patient, a callback or a number")
         return self
+
+
+# --- the CTI events API (docs/cti.md) ----------------------------------------------------------------------------
+
+CtiEventType = Literal["call.offered", "call.queued", "call.answered", "call.held", "call.resumed",
+                       "call.transferred", "call.ended"]
+CTI_NEEDS_EXTENSION = frozenset({"call.answered", "call.transferred"})
+
+
+class CtiEventIn(BaseModel):
+    """One thing a PBX saw happen to a call. Unknown keys are ignored, so a PBX may send more than this."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: str = Field(min_length=1, max_length=100)
+    type: CtiEventType
+    call_id: str = Field(min_length=1, max_length=60)
+    at: AwareDatetime
+    caller: str | None = Field(default=None, pattern=r"^(\+[1-9]\d{6,14}|(?i:anonymous|restricted|private|unknown"
+                                                      r"|unavailable|withheld))$")
+    queue: str | None = Field(default=None, min_length=1, max_length=60)
+    extension: Extension | None = None
+    language: Language | None = None
+    reason: Reason | None = None
+
+    @model_validator(mode="after")
+    def _extension_when_needed(self) -> CtiEventIn:
+        if self.type in CTI_NEEDS_EXTENSION and self.extension is None:
+            raise ValueError(f"{self.type} needs the extension of the agent it reached")
+        return self
+
+
+class CtiEventResult(BaseModel):
+    """What applying an event did: ``duplicate`` for the last event seen again, ``ignored`` (with why) for one
+    that is older than what was applied or arrived after the call ended."""
+
+    call_id: str
+    interaction_id: UUID | None = None
+    status: str | None = None
+    duplicate: bool = False
+    ignored: Literal["out_of_order", "call_ended"] | None = None

@@ -1,0 +1,47 @@
+"""The CTI events API: ``POST /api/cti/events`` for any PBX or contact-center platform (docs/cti.md).
+
+Public in the sense of the access rules (a PBX has no session), but every request must be signed with the
+shared secret (``CARELINE_CTI_SECRET``) within the last five minutes; anything else gets 403 and records nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from careline.db import utcnow
+from careline.settings import Settings
+from careline.telephony.schemas import CtiEventIn, CtiEventResult
+from careline.telephony.service import cti
+from careline.web.deps import PatientRules, Public, Uow
+from careline.web.exceptions import Forbidden
+
+router = APIRouter(prefix="/api/cti", tags=["telephony"])
+log = structlog.get_logger(__name__)
+
+
+async def signed_event(request: Request) -> CtiEventIn:
+    """The event, once its signature over the raw body is checked; only then is the body read as JSON."""
+    settings: Settings = request.app.state.settings
+    body = await request.body()
+    if not cti.is_signed(settings.cti_secret, timestamp=request.headers.get(cti.TIMESTAMP_HEADER),
+                         signature=request.headers.get(cti.SIGNATURE_HEADER), body=body, now=utcnow()):
+        log.warning("telephony.cti_bad_signature")
+        raise Forbidden()
+    try:
+        return CtiEventIn.model_validate_json(body)
+    except ValidationError as error:
+        raise RequestValidationError(error.errors()) from None
+
+
+SignedEvent = Annotated[CtiEventIn, Depends(signed_event)]
+
+
+@router.post("/events")
+def receive_event(event: SignedEvent, uow: Uow, policy: PatientRules, _: Public) -> CtiEventResult:
+    """Apply one call event. Replays and late events answer 200 and change nothing (``duplicate``/``ignored``)."""
+    return cti.apply(uow, policy, event)

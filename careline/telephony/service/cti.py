@@ -1,0 +1,150 @@
+"""CTI events: what another PBX or contact-center platform (Asterisk, FreeSWITCH, Genesys, Amazon Connect) saw
+happen to a call, applied to the same interactions as Twilio's calls. The PBX picks the agent itself, so its
+contacts are marked ``routed_externally`` and Careline's engine never offers them (see docs/cti.md).
+
+Order and replays: each call keeps the place in its life of the last event applied, as ``Call.status_order``:
+milliseconds since the call's first event, times eight, plus the event type's rank (so two events at the same
+instant still have an order). An event no later than that changes nothing (the same one again is a duplicate),
+except ``call.ended``, which always ends a live call; nothing changes a call that has ended.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from careline.db import UnitOfWork
+from careline.patients.policy import PatientPolicy
+from careline.routing.rules import Channel, Reason, Status
+from careline.routing.schemas import InteractionIn, InteractionRead, RequeueIn
+from careline.routing.service import external, interactions
+from careline.telephony import repository
+from careline.telephony.errors import UnknownCall
+from careline.telephony.ivr import Stage
+from careline.telephony.models import Call
+from careline.telephony.schemas import CtiEventIn, CtiEventResult
+from careline.telephony.service.calls import provider_actor
+
+PROVIDER = "cti"
+# Where a call goes when the PBX names no queue: the operator's queue of the default IVR menu.
+DEFAULT_QUEUE = "general"
+SIGNATURE_HEADER = "X-Careline-Signature"
+TIMESTAMP_HEADER = "X-Careline-Timestamp"
+MAX_AGE_SECONDS = 300  # a signed request older (or further in the future) than this is refused as a replay
+RANK = {"call.queued": 0, "call.offered": 1, "call.answered": 2, "call.transferred": 3, "call.held": 4,
+        "call.resumed": 5, "call.ended": 6}
+RANKS = 8
+OFFSET_LIMIT_MS = 2**28 - 1  # offsets past about three days are clamped, so the order fits a 32-bit column
+NOTHING_APPLIED = -1  # the column's default; no key is -1, as no event type has rank 7
+TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+
+
+def signature_of(secret: str, timestamp: str, body: bytes) -> str:
+    """The ``X-Careline-Signature`` value for a body sent at ``timestamp`` (unix seconds, as sent)."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def is_signed(secret: str | None, *, timestamp: str | None, signature: str | None, body: bytes,
+              now: datetime) -> bool:
+    """Whether the request was signed with the shared secret within the last five minutes.
+
+    No secret configured means nothing is accepted: an unsigned API would let anyone invent calls.
+    """
+    if not secret or not timestamp or not signature or not TIMESTAMP.match(timestamp):
+        return False
+    if abs(now.timestamp() - int(timestamp)) > MAX_AGE_SECONDS:
+        return False
+    return hmac.compare_digest(signature_of(secret, timestamp, body).encode(), signature.strip().encode())
+
+
+def apply(uow: UnitOfWork, policy: PatientPolicy, event: CtiEventIn) -> CtiEventResult:
+    """Apply one event to its call and contact; see the module's docstring for order and replays."""
+    at = event.at.astimezone(UTC)
+    call = repository.call_by_sid(uow.session, PROVIDER, event.call_id, for_update=True)
+    if call is None:
+        if event.type not in ("call.offered", "call.queued"):
+            raise UnknownCall()
+        call = _arrive(uow, policy, event, at)
+    if call.status_order == NOTHING_APPLIED:
+        return _apply(uow, call, event, at, first=True)
+    key = _key(call, event.type, at)
+    if key == call.status_order:
+        return _result(uow, call, duplicate=True)
+    if call.ended_at is not None:
+        return _result(uow, call, ignored="call_ended")
+    if key < call.status_order and event.type != "call.ended":
+        return _result(uow, call, ignored="out_of_order")
+    return _apply(uow, call, event, at, first=False)
+
+
+def _arrive(uow: UnitOfWork, policy: PatientPolicy, event: CtiEventIn, at: datetime) -> Call:
+    """Record the call and queue its contact, once however many first events race for it."""
+    repository.insert_call_once(uow.session, {
+        "provider": PROVIDER, "provider_sid": event.call_id, "direction": "inbound", "caller": event.caller,
+        "stage": Stage.waiting, "language": event.language or "en", "created_at": at,
+    })
+    call = repository.call_by_sid(uow.session, PROVIDER, event.call_id, for_update=True)
+    assert call is not None
+    if call.interaction_id is None:
+        contact = external.take_external(uow, provider_actor(PROVIDER), policy, InteractionIn(
+            channel=Channel.voice, queue=event.queue or DEFAULT_QUEUE, reason=event.reason or Reason.other,
+            language=event.language or "en", address=event.caller, external_ref=f"{PROVIDER}:{event.call_id}",
+        ), now=at)
+        call.interaction_id = contact.id
+    return call
+
+
+def _apply(uow: UnitOfWork, call: Call, event: CtiEventIn, at: datetime, *, first: bool) -> CtiEventResult:
+    assert call.interaction_id is not None
+    contact_id, actor = call.interaction_id, provider_actor(PROVIDER)
+    if event.type == "call.ended":
+        at = max(at, _last_applied(call))  # a late end never ends a call before what was already applied
+        interactions.end(uow, actor, contact_id, now=at)
+        call.ended_at, call.stage = at, Stage.ended
+    elif event.type == "call.queued" and not first:
+        _back_in_line(uow, contact_id, event.queue, at)
+        call.stage = Stage.waiting
+    elif event.type == "call.offered" and event.extension:
+        external.offer_to_extension(uow, contact_id, event.extension, now=at)
+    elif event.type == "call.transferred" and event.extension:
+        moved = external.transferred_to_extension(uow, contact_id, event.extension, now=at)
+        call.stage = Stage.connected if moved.status == Status.connected else Stage.waiting
+    elif event.type == "call.answered" and event.extension:
+        external.answered_by_extension(uow, contact_id, event.extension, now=at)
+        call.stage = Stage.connected
+    elif event.type == "call.held":
+        interactions.hold(uow, actor, contact_id, now=at)
+    elif event.type == "call.resumed":
+        interactions.resume(uow, actor, contact_id, now=at)
+    call.status_order = max(call.status_order, _key(call, event.type, at))
+    call.provider_status = event.type
+    return _result(uow, call)
+
+
+def _back_in_line(uow: UnitOfWork, contact_id: UUID, queue: str | None, at: datetime) -> None:
+    """The PBX put the call (back) in a queue: off any agent who had it, into ``queue`` if it names one."""
+    contact = interactions.get(uow, contact_id)
+    if contact.status == Status.queued and queue in (None, contact.queue):
+        return
+    if contact.status in (Status.queued, Status.offered, Status.connected):
+        interactions.requeue(uow, provider_actor(PROVIDER), contact.id, RequeueIn(queue=queue), now=at)
+
+
+def _key(call: Call, kind: str, at: datetime) -> int:
+    offset = int((at - call.created_at) / timedelta(milliseconds=1))
+    return max(-OFFSET_LIMIT_MS, min(offset, OFFSET_LIMIT_MS)) * RANKS + RANK[kind]
+
+
+def _last_applied(call: Call) -> datetime:
+    return call.created_at + timedelta(milliseconds=call.status_order // RANKS)
+
+
+def _result(uow: UnitOfWork, call: Call, *, duplicate: bool = False, ignored: str | None = None) -> CtiEventResult:
+    contact: InteractionRead | None = interactions.get(uow, call.interaction_id) if call.interaction_id else None
+    return CtiEventResult.model_validate({
+        "call_id": call.provider_sid, "interaction_id": contact.id if contact else None,
+        "status": contact.status if contact else None, "duplicate": duplicate, "ignored": ignored})
