@@ -4,19 +4,24 @@ refusal that keeps what was typed, deactivating; and the voice buttons on the de
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
 
 from careline.actor import Role
 from careline.auth.models import User
-from careline.db import UnitOfWork
+from careline.db import UnitOfWork, utcnow
+from careline.routing.service import desktop, engine, offers
+from careline.routing.service.external import OUTBOUND_QUEUE
 from careline.telephony.service import numbers
 from careline.web.csrf import SESSION_COOKIE
 from tests.conftest import csrf_from
 from tests.factories.auth import make_session, make_user
-from tests.factories.routing import make_queue
+from tests.factories.patients import make_patient
+from tests.factories.routing import Staff, make_agent, make_contact, make_queue
 from tests.factories.telephony import CENTER, make_number
 
 PAGE = "/admin/phone-numbers"
@@ -154,3 +159,86 @@ def test_a_post_without_the_csrf_token_is_refused(client: TestClient, uow: UnitO
     del form["csrf_token"]
     assert client.post(PAGE, data=form, follow_redirects=False).status_code == 403
     assert numbers.all_numbers(uow) == []
+
+
+# --- the voice buttons on the desktop and the 360 page -------------------------------------------------------
+
+CALLER = "+16175550123"
+
+
+@pytest.fixture
+def agent(client: TestClient, uow: UnitOfWork) -> tuple[str, Staff]:
+    make_queue(uow, "scheduling")
+    make_queue(uow, OUTBOUND_QUEUE)
+    staff = make_agent(uow, "alex", available_at=utcnow() - timedelta(minutes=1))
+    user = uow.session.get(User, staff.actor.user_id)
+    assert user is not None
+    client.cookies.set(SESSION_COOKIE, make_session(uow, user))
+    uow.commit()
+    return csrf_from(client.get("/account").text), staff
+
+
+def _open_360(client: TestClient, token: str, patient_id: UUID) -> str:
+    verified = client.post(f"/patients/{patient_id}/verify", data={
+        "csrf_token": token, "name": "Ana Rivera", "birth_date": "1961-02-03"}, follow_redirects=False)
+    assert verified.status_code == 303
+    return client.get(f"/patients/{patient_id}").text
+
+
+def test_the_360_page_offers_a_call_to_each_phone_number_and_the_call_shows_on_the_desktop(
+        client: TestClient, uow: UnitOfWork, agent: tuple[str, Staff]) -> None:
+    token, _staff = agent
+    ana = make_patient(uow, phones=((CALLER, "mobile"), ("+16175550188", "home")))
+    uow.commit()
+    html = _open_360(client, token, ana.id)
+    buttons = re.findall(r'<button type="button" class="button secondary small" data-call data-patient="([^"]+)"\s+'
+                         r'data-number="([^"]+)" data-call-result="call-result" aria-label="([^"]+)">Call</button>',
+                         html)
+    assert buttons == [(str(ana.id), CALLER, "Call mobile (617) 555-0123"),
+                       (str(ana.id), "+16175550188", "Call home (617) 555-0188")]
+    assert '<p class="hint" id="call-result" role="status"></p>' in html
+    assert '<script src="/static/softphone.js' in html
+
+    # What the button posts (as softphone.js does, with the CSRF header) places the call, with the caller ID.
+    client.app.state.settings = client.app.state.settings.model_copy(update={"caller_id": CENTER})
+    placed = client.post("/api/calls", json={"patient_id": str(ana.id), "number": CALLER},
+                         headers={"X-CSRF-Token": token})
+    assert placed.status_code == 201, placed.text
+    contact = placed.json()["interaction_id"]
+    desk = client.get("/desktop").text
+    card = re.search(rf'<section class="card contact contact-connected" id="contact-{contact}".*?</section>', desk,
+                     re.S)
+    assert card is not None
+    assert 'data-voice="true"' in card.group(0)
+    assert re.search(rf'id="call-back-{contact}" data-call data-interaction="{contact}"\s+'
+                     rf'data-call-result="call-result-{contact}">Call back</button>', card.group(0))
+    assert f'<p class="hint" id="call-result-{contact}" role="status"></p>' in card.group(0)
+
+
+def test_a_call_without_the_csrf_header_is_refused(client: TestClient, uow: UnitOfWork,
+                                                   agent: tuple[str, Staff]) -> None:
+    ana = make_patient(uow, phones=((CALLER, "mobile"),))
+    uow.commit()
+    assert client.post("/api/calls", json={"patient_id": str(ana.id), "number": CALLER}).status_code == 403
+
+
+def test_an_inbound_call_has_no_call_back_button(client: TestClient, uow: UnitOfWork,
+                                                 agent: tuple[str, Staff]) -> None:
+    _token, staff = agent
+    contact = make_contact(uow, now=utcnow(), reason="appointment")
+    engine.run_pass(uow)
+    offer = desktop.my_work(uow, staff.actor).offers[0].assignment_id
+    offers.accept(uow, staff.actor, offer)
+    uow.commit()
+    html = client.get("/desktop").text
+    assert f'id="contact-{contact.id}"' in html
+    assert "Call back" not in html
+
+
+@pytest.mark.parametrize(("provider", "shown"), [("simulated", False), ("twilio", True)])
+def test_the_softphone_panel_is_there_only_with_twilio(client: TestClient, agent: tuple[str, Staff],
+                                                       provider: str, shown: bool) -> None:
+    client.app.state.settings = client.app.state.settings.model_copy(update={"telephony_provider": provider})
+    html = client.get("/desktop").text
+    assert ('<section class="softphone" aria-label="Softphone" data-softphone hidden>' in html) is shown
+    assert '<script src="/static/softphone.js' in html
