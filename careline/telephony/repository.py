@@ -36,10 +36,14 @@ def numbers(session: Session) -> Sequence[PhoneNumber]:
 def insert_call_once(session: Session, values: dict[str, Any]) -> bool:
     """Insert the call unless the provider's id is already known; True if this insert made it."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # RETURNING, not rowcount: PostgreSQL's driver reports -1 for an INSERT .. ON CONFLICT here, even a skipped one.
     result = session.execute(
-        insert(Call).values(**values).on_conflict_do_nothing(index_elements=["provider", "provider_sid"])
+        insert(Call)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["provider", "provider_sid"])
+        .returning(Call.id)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return result.first() is not None
 
 
 def call_by_sid(session: Session, provider: str, sid: str, *, for_update: bool = False) -> Call | None:

@@ -73,10 +73,12 @@ def incoming(uow: UnitOfWork, policy: PatientPolicy, arrival: Arrival, *, now: d
     )
     call = _call(uow, arrival.provider, arrival.sid)
     config = numbers.ivr_of(number)
-    if not created:
-        return _turn_now(uow, call, config)
+    turn = ivr.opening(config, is_open=numbers.is_open(number, call.created_at))
+    if not created:  # a retry: while the caller has not answered yet, the whole opening again, notice first
+        unanswered = call.tries == 0 and call.stage == _stage_after(turn, default=Stage.menu)
+        return turn if unanswered else _turn_now(uow, call, config)
     call.candidates = _candidates(uow, policy, call)
-    turn = ivr.opening(config, is_open=numbers.is_open(number, now))
+    call.language = config.languages[0]  # until the caller chooses: what the opening speaks when there is no choice
     call.stage = _stage_after(turn, default=Stage.menu)
     return turn
 
