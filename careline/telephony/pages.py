@@ -111,15 +111,18 @@ class NumberForm(BaseModel):
             "after_hours": ivr.after_hours, "after_hours_queue": ivr.after_hours_queue} | hours | menu)
 
     @classmethod
-    def blank(cls) -> NumberForm:
-        """A new number starts from the default IVR: both languages, the usual menu, voicemail after hours."""
+    def blank(cls, queues: list[str]) -> NumberForm:
+        """A new number starts from the default IVR (both languages, the usual menu, voicemail after hours); a
+        default queue the center does not have is left for the admin to choose."""
         defaults = IvrConfig()
-        menu = {f"{kind}_{item.option}": getattr(item, kind) for item in defaults.menu for kind in ("digit", "queue")}
+        menu = {f"digit_{item.option}": item.digit for item in defaults.menu} | {
+            f"queue_{item.option}": item.queue if item.queue in queues else "" for item in defaults.menu}
         weekdays = {f"hours_{day}": "08:00-18:00" for day in WEEKDAYS[:5]}
+        after_hours_queue = defaults.after_hours_queue if defaults.after_hours_queue in queues else ""
         return cls.model_validate({
             "languages": list(defaults.languages), "greeting_en": defaults.greeting.get("en", ""),
             "greeting_es": defaults.greeting.get("es", ""), "urgent_notice": True, "identify_by_birth_date": True,
-            "after_hours_queue": defaults.after_hours_queue} | weekdays | menu)
+            "after_hours_queue": after_hours_queue} | weekdays | menu)
 
 
 def _spans(day: str, text: str) -> list[tuple[str, str]]:
@@ -165,12 +168,15 @@ def hours_summary(saved: NumberRead) -> str:
     return "; ".join(parts)
 
 
+def _active_queues(uow: Uow) -> list[str]:
+    return [queue.name for queue in routing_setup.list_queues(uow) if queue.active]
+
+
 def _context(uow: Uow, form: NumberForm, *, editing: bool, problems: list[str] | None = None,
              done: str | None = None) -> dict[str, Any]:
     saved = numbers.all_numbers(uow)
     return {"numbers": saved, "hours_of": {item.number: hours_summary(item) for item in saved}, "form": form,
-            "editing": editing, "problems": problems or [], "done": done,
-            "queues": [queue.name for queue in routing_setup.list_queues(uow) if queue.active],
+            "editing": editing, "problems": problems or [], "done": done, "queues": _active_queues(uow),
             "weekdays": WEEKDAYS, "day_names": DAY_NAMES, "options": OPTIONS, "option_names": OPTION_NAMES,
             "language_names": LANGUAGE_NAMES}
 
@@ -179,7 +185,7 @@ def _context(uow: Uow, form: NumberForm, *, editing: bool, problems: list[str] |
 def phone_numbers(request: Request, actor: AdminOnly, uow: Uow, edit: str | None = None,
                   saved: str | None = None, deactivated: str | None = None) -> Response:
     chosen = next((item for item in numbers.all_numbers(uow) if item.number == edit), None) if edit else None
-    form = NumberForm.of(chosen) if chosen else NumberForm.blank()
+    form = NumberForm.of(chosen) if chosen else NumberForm.blank(_active_queues(uow))
     done = f"Saved {saved}." if saved else (f"Deactivated {deactivated}: it takes no calls." if deactivated else None)
     return render(request, "telephony/numbers.html", _context(uow, form, editing=chosen is not None, done=done))
 
