@@ -20,7 +20,9 @@ CONTENT_SECURITY_POLICY = "; ".join((
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
-    "connect-src 'self'",
+    # The softphone (Twilio Voice SDK) signals over Twilio's websockets and plays Twilio's ringtones.
+    "connect-src 'self' wss://*.twilio.com https://*.twilio.com",
+    "media-src 'self' https://*.twilio.com",
     "object-src 'none'",
     "base-uri 'self'",
     "form-action 'self'",
