@@ -27,6 +27,12 @@ def lookup_by_phone(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, number
     return matches
 
 
+def count_on_number(uow: UnitOfWork, policy: PatientPolicy, number: str) -> int:
+    """How many patients are on a number: a count for machines (the IVR deciding whether to offer
+    self-identification), which discloses no record to anyone and so is not an audited read."""
+    return len(repository.by_phone(uow.session, e164(policy, number)))
+
+
 def e164(policy: PatientPolicy, number: str) -> str:
     """A number as stored and matched (E.164). Raises InvalidPhone for a non-number."""
     return rules.normalise_phone(number, default_region=policy.default_region)

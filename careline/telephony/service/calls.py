@@ -444,6 +444,6 @@ def _candidates(uow: UnitOfWork, policy: PatientPolicy, call: Call) -> int:
     if not _callable(call.caller):
         return 0
     try:
-        return len(patient_lookup.lookup_by_phone(uow, provider_actor(call.provider), policy, call.caller or ""))
+        return patient_lookup.count_on_number(uow, policy, call.caller or "")
     except InvalidPhone:
         return 0
