@@ -26,6 +26,7 @@ class Stage(enum.StrEnum):
     identify = "identify"
     waiting = "waiting"  # in line for an agent
     connected = "connected"
+    held = "held"  # the agent put the caller on hold: music until they resume
     dialing = "dialing"  # an outbound call, ringing the patient
     after_hours = "after_hours"  # offered a callback after hours
     voicemail = "voicemail"
@@ -72,6 +73,7 @@ PROMPTS: dict[str, dict[str, str]] = {
         "goodbye": "Goodbye.",
         "recorded": "This call may be recorded for quality and training.",
         "connecting": "Connecting you now.",
+        "please_hold": "Please hold.",
         "no_agent": "Sorry, we could not connect you. You are back in line.",
     },
     "es": {
@@ -104,6 +106,7 @@ PROMPTS: dict[str, dict[str, str]] = {
         "goodbye": "Adiós.",
         "recorded": "Esta llamada puede ser grabada para fines de calidad y capacitación.",
         "connecting": "Le estamos comunicando.",
+        "please_hold": "Por favor, espere.",
         "no_agent": "Lo sentimos, no pudimos comunicarle. Vuelve a estar en la fila.",
     },
 }
@@ -154,7 +157,14 @@ class HoldMusic:
     pass
 
 
-Verb = Say | Ask | WaitInLine | Record | Connect | HangUp | HoldMusic
+@dataclass(frozen=True, slots=True)
+class OnHold:
+    """Music (or silence) until the agent resumes; the provider asks again for ``call_id``'s next turn."""
+
+    call_id: str
+
+
+Verb = Say | Ask | WaitInLine | Record | Connect | HangUp | HoldMusic | OnHold
 Turn = tuple[Verb, ...]
 
 

@@ -10,6 +10,7 @@ from uuid import UUID
 from careline.db import UnitOfWork
 from careline.integrations.voice import CallControl, CallGone
 from careline.routing.rules import FINAL, Status
+from careline.routing.schemas import InteractionRead
 from careline.routing.service import interactions
 from careline.routing.service.offers import VOICE_CHANGED
 from careline.telephony import repository
@@ -29,7 +30,7 @@ def follow_contact(context: Context, job: Job) -> None:
         call = calls.call_of_interaction(uow, UUID(job.payload["interaction_id"]))
         if call is None or call.ended_at is not None or call.provider_sid is None:
             return
-        action = next_action(call, interactions.get(uow, call.interaction_id).status)  # type: ignore[arg-type]
+        action = next_action(call, interactions.get(uow, call.interaction_id))  # type: ignore[arg-type]
         call_id, sid, provider = call.id, call.provider_sid, call.provider
     if action is None:
         return
@@ -43,15 +44,17 @@ def follow_contact(context: Context, job: Job) -> None:
         return  # the caller hung up first: the status callback ends the contact
 
 
-def next_action(call: Call, status: str) -> str | None:
+def next_action(call: Call, contact: InteractionRead) -> str | None:
     """What the provider must do so the call matches its contact (None: it already does)."""
+    status = contact.status
     if status in (*FINAL, Status.wrap_up):
         return "hang_up"
     if call.direction != "inbound":
         return None  # an outbound call is bridged when the patient answers
-    if status == Status.connected and call.stage != Stage.connected:
-        return "connect"
-    if status in (Status.queued, Status.offered) and call.stage == Stage.connected:
+    if status == Status.connected:
+        wanted = Stage.held if contact.held_at is not None else Stage.connected
+        return None if call.stage == wanted else ("hold" if wanted == Stage.held else "connect")
+    if status in (Status.queued, Status.offered) and call.stage in (Stage.connected, Stage.held):
         return "line"
     return None
 

@@ -141,6 +141,12 @@ def connect_to_agent(call_id: UUID, request: Request, twilio: Signed, uow: Uow, 
     return _twiml(request, twilio, calls.connect_turn(uow, call_id, record=settings.record_calls))
 
 
+@router.post("/hold/{call_id}")
+def on_hold(call_id: UUID, request: Request, twilio: Signed, uow: Uow, _: Public) -> Response:
+    settings: Settings = request.app.state.settings
+    return _twiml(request, twilio, calls.hold_turn(uow, call_id, record=settings.record_calls))
+
+
 @router.post("/line/{call_id}")
 def back_in_line(call_id: UUID, request: Request, twilio: Signed, uow: Uow, _: Public) -> Response:
     return _twiml(request, twilio, calls.back_in_line(uow, call_id))

@@ -43,14 +43,20 @@ def render(turn: ivr.Turn, *, base: str, hold_music: str | None = None) -> str:
             )
         elif isinstance(verb, ivr.Connect):
             response.append(_dial(verb, base))
-        elif isinstance(verb, ivr.HoldMusic):
-            if hold_music:
-                response.play(hold_music)
-            else:
-                response.pause(length=SILENCE_SECONDS)
+        elif isinstance(verb, ivr.HoldMusic | ivr.OnHold):
+            _music(response, verb, base, hold_music)
         else:
             response.hangup()
     return str(response)
+
+
+def _music(response: VoiceResponse, verb: ivr.HoldMusic | ivr.OnHold, base: str, hold_music: str | None) -> None:
+    if hold_music:
+        response.play(hold_music)
+    else:
+        response.pause(length=SILENCE_SECONDS)
+    if isinstance(verb, ivr.OnHold):  # on hold, the caller hears the music again until the agent resumes
+        response.redirect(f"{base}{PREFIX}/hold/{verb.call_id}", method="POST")
 
 
 def _gather(ask: ivr.Ask, base: str) -> Gather:

@@ -170,6 +170,7 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str | None] = {
     ("POST", "/telephony/twilio/recording"): SIGNED,
     ("POST", "/telephony/twilio/connect/{call_id}"): SIGNED,
     ("POST", "/telephony/twilio/line/{call_id}"): SIGNED,
+    ("POST", "/telephony/twilio/hold/{call_id}"): SIGNED,
     ("POST", "/telephony/twilio/dial-ended"): SIGNED,
     ("POST", "/api/cti/events"): SIGNED,
     ("GET", "/api/telephony/numbers"): ADMIN,

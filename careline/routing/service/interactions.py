@@ -169,6 +169,7 @@ def hold(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *, now: datetime |
     if interaction.held_at is None:
         interaction.held_at = now
         _log(uow, interaction, now, "held", agent)
+        tell_provider(uow, interaction)
     return read(uow, interaction)
 
 
@@ -178,6 +179,7 @@ def resume(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *, now: datetime
     if interaction.held_at is not None:
         _stop_hold(interaction, now)
         _log(uow, interaction, now, "resumed", agent)
+        tell_provider(uow, interaction)
     return read(uow, interaction)
 
 

@@ -210,6 +210,22 @@ def connect_turn(uow: UnitOfWork, call_id: UUID, *, record: bool) -> Turn:
     )
 
 
+def hold_turn(uow: UnitOfWork, call_id: UUID, *, record: bool) -> Turn:
+    """The agent put the caller on hold: music until they resume, then the bridge again."""
+    call = repository.get(uow.session, Call, call_id, for_update=True)
+    if call is None:
+        raise UnknownCall()
+    contact = interactions.get(uow, call.interaction_id) if call.interaction_id else None
+    if contact is not None and contact.status == Status.connected and contact.held_at is None:
+        return connect_turn(uow, call_id, record=record)  # resumed before this request came: back to the agent
+    if contact is None or contact.status != Status.connected:
+        return _turn_now(uow, call, _config(uow, call))
+    first_time = call.stage != Stage.held
+    call.stage = Stage.held
+    music = ivr.OnHold(str(call.id))
+    return (ivr.say(call.language, "please_hold"), music) if first_time else (music,)
+
+
 def back_in_line(uow: UnitOfWork, call_id: UUID) -> Turn:
     """Where a transferred or requeued call is sent: the line again, at the place it keeps."""
     call = repository.get(uow.session, Call, call_id, for_update=True)
@@ -368,12 +384,14 @@ def _turn_now(uow: UnitOfWork, call: Call, config: IvrConfig) -> Turn:
     if stage in (Stage.start, Stage.language, Stage.menu, Stage.identify, Stage.after_hours, Stage.voicemail):
         return _asking(stage, config, call.language)
     contact = interactions.get(uow, call.interaction_id) if call.interaction_id else None
-    if contact is None or stage not in (Stage.waiting, Stage.connected):
+    if contact is None or stage not in (Stage.waiting, Stage.connected, Stage.held):
         return (ivr.HangUp(),)
     if contact.status in (Status.queued, Status.offered):
         call.stage = Stage.waiting
         return (ivr.WaitInLine(_queue_name(uow, contact)),)
-    return (ivr.HoldMusic(),) if contact.status == Status.connected else (ivr.HangUp(),)
+    if contact.status != Status.connected:
+        return (ivr.HangUp(),)
+    return (ivr.OnHold(str(call.id)),) if contact.held_at is not None else (ivr.HoldMusic(),)
 
 
 def _asking(stage: Stage, config: IvrConfig, language: str) -> Turn:
