@@ -313,6 +313,8 @@ def reserve_direct(session: Session, agent_id: UUID, kind: str) -> bool:
 
 def release(session: Session, agent_id: UUID, kind: str, now: datetime) -> None:
     """One contact fewer; an agent left holding nothing starts idling now (longest-idle routing)."""
+    if kind not in ("voice", "text"):
+        return  # a leg recorded without a reservation (a PBX-routed call) gives nothing back
     column, other, _slots = _capacity_columns(kind)
     session.execute(update(Agent).where(Agent.id == agent_id)
                     .values({column.key: column - 1,

@@ -150,10 +150,10 @@ class CtiEventIn(BaseModel):
 
 class CtiEventResult(BaseModel):
     """What applying an event did: ``duplicate`` for the last event seen again, ``ignored`` (with why) for one
-    that is older than what was applied or arrived after the call ended."""
+    that is older than what was applied, arrived after the call ended, or names an extension no agent has."""
 
     call_id: str
     interaction_id: UUID | None = None
     status: str | None = None
     duplicate: bool = False
-    ignored: Literal["out_of_order", "call_ended"] | None = None
+    ignored: Literal["out_of_order", "call_ended", "unknown_extension"] | None = None

@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 import pytest
@@ -314,15 +314,32 @@ class TestIdempotencyAndOrder:
         contact = contact_of(sessions)
         assert contact.ended_at == T0 + timedelta(seconds=20)  # never before what was already applied
 
-    def test_an_unknown_extension_is_422_and_records_nothing(self, client: TestClient, center: Any,
-                                                             sessions: sessionmaker[Session]) -> None:
+    def test_an_unknown_extension_on_the_first_event_still_records_the_call(
+            self, client: TestClient, center: tuple[Staff, Staff], sessions: sessionmaker[Session]) -> None:
+        ana, _ben = center
         response = post(client, payload("call.offered", T0, extension="999"))
-        assert response.status_code == 422
-        assert "999" in response.json()["detail"]
-        assert response.json()["field"] == "extension"
-        assert calls_recorded(sessions) == 0
+        assert response.status_code == 200, response.text
+        assert (response.json()["ignored"], response.json()["status"]) == ("unknown_extension", "queued")
+        assert calls_recorded(sessions) == 1
         with sessions() as session:
-            assert session.scalar(select(func.count()).select_from(Interaction)) == 0
+            assert session.scalar(select(func.count()).select_from(Assignment)) == 0
+        answered = post(client, payload("call.answered", T0 + timedelta(seconds=9), extension="201"))
+        assert answered.status_code == 200, answered.text  # the call is known: no 404 for the rest of it
+        assert answered.json()["status"] == "connected"
+        ended = post(client, payload("call.ended", T0 + timedelta(seconds=70)))
+        assert ended.json()["status"] == "wrap_up"
+        contact = contact_of(sessions)
+        assert (contact.agent_id, contact.abandoned_at) == (ana.id, None)
+        assert contact.answered_at == T0 + timedelta(seconds=9)
+
+    def test_an_unknown_extension_later_changes_nothing(self, client: TestClient, center: Any,
+                                                        sessions: sessionmaker[Session]) -> None:
+        post(client, payload("call.queued", T0))
+        before = event_count(sessions)
+        response = post(client, payload("call.answered", T0 + timedelta(seconds=5), extension="999"))
+        assert response.status_code == 200, response.text
+        assert (response.json()["ignored"], response.json()["status"]) == ("unknown_extension", "queued")
+        assert event_count(sessions) == before
 
     def test_an_unknown_call_is_404_for_anything_but_its_first_events(self, client: TestClient, center: Any,
                                                                        sessions: sessionmaker[Session]) -> None:
@@ -330,6 +347,99 @@ class TestIdempotencyAndOrder:
         assert response.status_code == 404
         assert post(client, payload("call.ended", T0, call_id="never-seen")).status_code == 404
         assert calls_recorded(sessions) == 0
+
+
+class TestLateAnswers:
+    def test_an_answer_arriving_after_a_later_transfer_still_makes_the_call_handled(
+            self, client: TestClient, center: tuple[Staff, Staff], sessions: sessionmaker[Session]) -> None:
+        ana, _ben = center
+        post(client, payload("call.queued", T0))
+        post(client, payload("call.transferred", T0 + timedelta(seconds=20), extension="202"))  # an offer to ben
+        late = post(client, payload("call.answered", T0 + timedelta(seconds=10), extension="201"))
+        assert late.status_code == 200, late.text
+        assert (late.json()["ignored"], late.json()["status"]) == (None, "connected")
+        assert post(client, payload("call.answered", T0 + timedelta(seconds=10), extension="201")).json()[
+            "ignored"] == "out_of_order"  # answered now: the same answer again changes nothing
+        ended = post(client, payload("call.ended", T0 + timedelta(seconds=90)))
+        assert ended.json()["status"] == "wrap_up"
+        contact = contact_of(sessions)
+        assert contact.abandoned_at is None
+        assert contact.agent_id == ana.id
+        # never before the offer the transfer made, so the speed of answer is not negative
+        assert contact.answered_at == contact.offered_at == T0 + timedelta(seconds=20)
+        assert contact.ended_at == T0 + timedelta(seconds=90)
+
+    def test_an_answer_arriving_after_a_refused_hold_is_still_applied(
+            self, client: TestClient, center: Any, sessions: sessionmaker[Session]) -> None:
+        post(client, payload("call.offered", T0, extension="201"))
+        post(client, payload("call.held", T0 + timedelta(seconds=30)))
+        late = post(client, payload("call.answered", T0 + timedelta(seconds=10), extension="201"))
+        assert late.json()["status"] == "connected"
+        assert post(client, payload("call.ended", T0 + timedelta(seconds=60))).json()["status"] == "wrap_up"
+        assert contact_of(sessions).answered_at == T0 + timedelta(seconds=10)
+
+
+class TestTimestamps:
+    HOURS: ClassVar = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+    SATURDAY_NOON = datetime(2026, 12, 5, 17, 0, tzinfo=UTC)
+    MONDAY_OPENING = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)  # 09:00 EST
+
+    def test_no_wait_is_negative_when_the_contact_is_due_after_the_pbx_answers(
+            self, client: TestClient, center: Any, uow: UnitOfWork, sessions: sessionmaker[Session]) -> None:
+        make_queue(uow, "weekdays", business_hours=self.HOURS)
+        uow.commit()
+        post(client, payload("call.queued", self.SATURDAY_NOON, queue="weekdays"))
+        answered = post(client, payload("call.answered", self.SATURDAY_NOON + timedelta(seconds=20), extension="201"))
+        assert answered.status_code == 200, answered.text
+        post(client, payload("call.held", self.SATURDAY_NOON + timedelta(seconds=30)))
+        post(client, payload("call.resumed", self.SATURDAY_NOON + timedelta(seconds=40)))
+        post(client, payload("call.ended", self.SATURDAY_NOON + timedelta(seconds=50)))
+        contact = contact_of(sessions)
+        assert contact.queued_at == self.MONDAY_OPENING  # the queue's rule: its wait starts when it is due
+        assert contact.answered_at is not None
+        assert contact.ended_at is not None
+        assert contact.queued_at <= contact.answered_at <= contact.ended_at
+        assert contact.hold_seconds == 0
+
+
+class TestCapacity:
+    """The PBX decides who is on the phone: Careline counts an agent's load where it can, never refuses a leg."""
+
+    def test_an_agent_offline_in_careline_can_answer_and_hand_the_call_on(
+            self, client: TestClient, center: tuple[Staff, Staff], uow: UnitOfWork,
+            sessions: sessionmaker[Session]) -> None:
+        _ana, ben = center
+        carl = make_agent(uow, "carl", extension="203")  # never signed in: offline
+        uow.commit()
+        offered = post(client, payload("call.offered", T0, extension="203"))
+        assert offered.status_code == 200, offered.text
+        answered = post(client, payload("call.answered", T0 + timedelta(seconds=5), extension="203"))
+        assert answered.status_code == 200, answered.text
+        assert (contact_of(sessions).status, contact_of(sessions).agent_id) == ("connected", carl.id)
+        moved = post(client, payload("call.transferred", T0 + timedelta(seconds=30), extension="202"))
+        assert moved.status_code == 200, moved.text  # carl's leg ends without giving back a line he never held
+        with UnitOfWork(sessions) as work:
+            assert (carl.row(work).load_voice, carl.row(work).state) == (0, "offline")
+            assert ben.row(work).load_voice == 1
+        assert contact_of(sessions).agent_id == ben.id
+
+    def test_an_agent_at_capacity_takes_a_second_pbx_call_without_exceeding_their_lines(
+            self, client: TestClient, center: tuple[Staff, Staff], sessions: sessionmaker[Session]) -> None:
+        ana, _ben = center
+        post(client, payload("call.offered", T0, extension="201", call_id="pbx-1"))
+        post(client, payload("call.answered", T0 + timedelta(seconds=2), extension="201", call_id="pbx-1"))
+        post(client, payload("call.offered", T0 + timedelta(seconds=10), extension="201", call_id="pbx-2"))
+        second = post(client, payload("call.answered", T0 + timedelta(seconds=12), extension="201", call_id="pbx-2"))
+        assert second.status_code == 200, second.text
+        assert second.json()["status"] == "connected"
+        with UnitOfWork(sessions) as work:
+            assert ana.row(work).load_voice == 1  # one voice line, counted once
+        post(client, payload("call.transferred", T0 + timedelta(seconds=20), extension="202", call_id="pbx-2"))
+        with UnitOfWork(sessions) as work:
+            assert ana.row(work).load_voice == 1  # still on pbx-1: the unreserved leg gave nothing back
+        assert post(client, payload("call.ended", T0 + timedelta(seconds=40), call_id="pbx-1")).status_code == 200
+        with UnitOfWork(sessions) as work:
+            assert ana.row(work).load_voice >= 0
 
 
 class TestEngine:

@@ -93,6 +93,7 @@ def start_outbound(
 # --- contacts a PBX routes itself (the CTI events API) ----------------------------------------------------------
 
 PBX_OFFER_SECONDS = 600  # the PBX decides how long a phone rings; the offer only has to outlive that
+UNRESERVED = "none"  # the kind of a leg that holds no capacity: releasing it gives nothing back
 
 
 def take_external(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, data: InteractionIn, *,
@@ -182,6 +183,11 @@ def transferred_to_extension(uow: UnitOfWork, interaction_id: UUID, extension: s
     return read(uow, contact)
 
 
+def has_extension(uow: UnitOfWork, extension: str) -> bool:
+    found = repository.agent_by_extension(uow.session, extension)
+    return found is not None and found.active
+
+
 def agent_at(uow: UnitOfWork, extension: str) -> Agent:
     found = repository.agent_by_extension(uow.session, extension)
     if found is None or not found.active:
@@ -191,11 +197,11 @@ def agent_at(uow: UnitOfWork, extension: str) -> Agent:
 
 
 def _leg(uow: UnitOfWork, contact: Interaction, agent: Agent, status: str, now: datetime) -> Assignment:
-    """The agent's voice leg of a PBX-routed call. Capacity is reserved as for any offer, so the engine does
-    not offer the agent a second call while their phone rings or they talk."""
-    if not repository.reserve_direct(uow.session, agent.id, "voice"):
-        raise NoCapacity()
-    leg = Assignment(interaction_id=contact.id, agent_id=agent.id, kind="voice", role="primary", status=status,
+    """The agent's voice leg of a PBX-routed call. Capacity is reserved as for any offer when there is room, so
+    the engine does not offer the agent a second call while their phone rings or they talk. The PBX decides who
+    is on the phone, so an agent who is offline or at capacity in Careline still gets the leg, holding nothing."""
+    kind = "voice" if repository.reserve_direct(uow.session, agent.id, "voice") else UNRESERVED
+    leg = Assignment(interaction_id=contact.id, agent_id=agent.id, kind=kind, role="primary", status=status,
                      offered_at=now, accepted_at=now if status == "accepted" else None,
                      expires_at=now + timedelta(seconds=PBX_OFFER_SECONDS if status == "offered"
                                                 else OWN_LEG_SECONDS))

@@ -5,7 +5,12 @@ contacts are marked ``routed_externally`` and Careline's engine never offers the
 Order and replays: each call keeps the place in its life of the last event applied, as ``Call.status_order``:
 milliseconds since the call's first event, times eight, plus the event type's rank (so two events at the same
 instant still have an order). An event no later than that changes nothing (the same one again is a duplicate),
-except ``call.ended``, which always ends a live call; nothing changes a call that has ended.
+except ``call.ended``, which always ends a live call, and ``call.answered`` while the contact has no answer yet
+(a late answer still makes the call a handled one, not an abandon); nothing changes a call that has ended.
+
+Times: each applied event is stamped no earlier than the contact's latest stamp, so no wait is ever negative
+however the PBX's clocks disagree. An event naming an extension no active agent has changes nothing but still
+records the call it is the first event of (``ignored: unknown_extension``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ MAX_AGE_SECONDS = 300  # a signed request older (or further in the future) than 
 RANK = {"call.queued": 0, "call.offered": 1, "call.answered": 2, "call.transferred": 3, "call.held": 4,
         "call.resumed": 5, "call.ended": 6}
 RANKS = 8
+EXTENSION_EVENTS = ("call.offered", "call.answered", "call.transferred")
 OFFSET_LIMIT_MS = 2**28 - 1  # offsets past about three days are clamped, so the order fits a 32-bit column
 NOTHING_APPLIED = -1  # the column's default; no key is -1, as no event type has rank 7
 TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
@@ -76,9 +82,15 @@ def apply(uow: UnitOfWork, policy: PatientPolicy, event: CtiEventIn) -> CtiEvent
         return _result(uow, call, duplicate=True)
     if call.ended_at is not None:
         return _result(uow, call, ignored="call_ended")
-    if key < call.status_order and event.type != "call.ended":
+    if key < call.status_order and event.type != "call.ended" and not _first_answer(uow, call, event):
         return _result(uow, call, ignored="out_of_order")
     return _apply(uow, call, event, at, first=False)
+
+
+def _first_answer(uow: UnitOfWork, call: Call, event: CtiEventIn) -> bool:
+    """A late answer is still the call's answer: dropping it would book the handled call as an abandon."""
+    assert call.interaction_id is not None
+    return event.type == "call.answered" and interactions.get(uow, call.interaction_id).answered_at is None
 
 
 def _arrive(uow: UnitOfWork, policy: PatientPolicy, event: CtiEventIn, at: datetime) -> Call:
@@ -98,9 +110,12 @@ def _arrive(uow: UnitOfWork, policy: PatientPolicy, event: CtiEventIn, at: datet
     return call
 
 
-def _apply(uow: UnitOfWork, call: Call, event: CtiEventIn, at: datetime, *, first: bool) -> CtiEventResult:
+def _apply(uow: UnitOfWork, call: Call, event: CtiEventIn, sent_at: datetime, *, first: bool) -> CtiEventResult:
     assert call.interaction_id is not None
     contact_id, actor = call.interaction_id, provider_actor(PROVIDER)
+    if event.type in EXTENSION_EVENTS and event.extension and not external.has_extension(uow, event.extension):
+        return _result(uow, call, ignored="unknown_extension")  # the call stays recorded; nothing else changes
+    at = max(sent_at, _latest_stamp(interactions.get(uow, contact_id)))
     if event.type == "call.ended":
         at = max(at, _last_applied(call))  # a late end never ends a call before what was already applied
         interactions.end(uow, actor, contact_id, now=at)
@@ -120,7 +135,7 @@ def _apply(uow: UnitOfWork, call: Call, event: CtiEventIn, at: datetime, *, firs
         interactions.hold(uow, actor, contact_id, now=at)
     elif event.type == "call.resumed":
         interactions.resume(uow, actor, contact_id, now=at)
-    call.status_order = max(call.status_order, _key(call, event.type, at))
+    call.status_order = max(call.status_order, _key(call, event.type, sent_at))  # as sent, so a retry is a duplicate
     call.provider_status = event.type
     return _result(uow, call)
 
@@ -137,6 +152,12 @@ def _back_in_line(uow: UnitOfWork, contact_id: UUID, queue: str | None, at: date
 def _key(call: Call, kind: str, at: datetime) -> int:
     offset = int((at - call.created_at) / timedelta(milliseconds=1))
     return max(-OFFSET_LIMIT_MS, min(offset, OFFSET_LIMIT_MS)) * RANKS + RANK[kind]
+
+
+def _latest_stamp(contact: InteractionRead) -> datetime:
+    stamps = (contact.created_at, contact.queued_at, contact.offered_at, contact.answered_at, contact.held_at,
+              contact.transferred_at, contact.wrap_up_at, contact.ended_at, contact.abandoned_at)
+    return max(stamp for stamp in stamps if stamp is not None)
 
 
 def _last_applied(call: Call) -> datetime:
