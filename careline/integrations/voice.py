@@ -7,13 +7,24 @@ call to new instructions (connect it to an agent, put it back in line), hang it 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import uuid4
 
+KEPT_REQUESTS = 10_000
+
 
 class CallGone(Exception):
     """The provider no longer has this call (it ended): nothing to do, and retrying will not help."""
+
+
+class ProviderError(Exception):
+    """The provider answered with an error worth retrying later (an outage, a rate limit). Names no number."""
+
+
+class CallRefused(ProviderError):
+    """The provider refused the request for good (a bad number, a bad account): retrying cannot help."""
 
 
 class CallControl(Protocol):
@@ -40,7 +51,7 @@ class RecordingCallControl:
     in memory so the simulator or a test can see what would have been sent."""
 
     def __init__(self) -> None:
-        self.requests: list[Request] = []
+        self.requests: deque[Request] = deque(maxlen=KEPT_REQUESTS)  # a long demo must not grow without end
         self._lock = threading.Lock()
 
     def redirect(self, call_sid: str, url: str) -> None:

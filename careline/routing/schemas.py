@@ -183,7 +183,6 @@ class InteractionIn(BaseModel):
     patient_id: UUID | None = None
     external_ref: str | None = Field(default=None, max_length=100)
     not_before: datetime | None = None
-    preverified: list[Literal["birth_date", "name", "postal_code", "mrn"]] = []
 
     @field_validator("not_before")
     @classmethod

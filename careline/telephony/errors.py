@@ -18,5 +18,12 @@ class InvalidTelephonyInput(TelephonyError):
         self.field = field
 
 
+class PlacementUnsure(TelephonyError):
+    """An earlier attempt to place this call was cut off mid-request: it may have rung, so it is not repeated."""
+
+    def __init__(self) -> None:
+        super().__init__("An earlier attempt to place this call was cut off; not placing it a second time.")
+
+
 class NotConfigured(TelephonyError):
     """A provider feature was asked for that the operator has not set up (see docs/telephony.md)."""

@@ -175,9 +175,10 @@ def say(language: str, key: str, **values: object) -> Say:
 def opening(config: IvrConfig, *, is_open: bool) -> Turn:
     """The first words: the emergency notice before anything else, then the language choice or the menu.
 
-    The notice is said in every language the number speaks, since the caller has not chosen one yet.
+    The notice is said in every language the number speaks, since the caller has not chosen one yet. It is not
+    optional: a caller with chest pain must hear it before any menu.
     """
-    notice = tuple(say(language, "urgent") for language in config.languages) if config.urgent_notice else ()
+    notice = tuple(say(language, "urgent") for language in config.languages)
     first = config.languages[0]
     if not is_open:
         return notice + after_hours(config, first)
@@ -245,14 +246,14 @@ def in_line(language: str, *, position: int | None, expected_seconds: float | No
 
 
 def after_hours(config: IvrConfig, language: str) -> Turn:
-    closed = say(language, "after_hours")
+    """Closed: said in every language of the number (the caller's own first), since none was chosen yet."""
+    languages = [language, *(other for other in config.languages if other != language)]
     if config.after_hours == "voicemail":
-        return (closed, say(language, "leave_message"), Record())
-    return (
-        Ask(Stage.after_hours, 1, (closed, say(language, "offer_after_hours_callback"))),
-        say(language, "goodbye"),
-        HangUp(),
-    )
+        spoken = tuple(line for lang in languages for line in (say(lang, "after_hours"), say(lang, "leave_message")))
+        return (*spoken, Record())
+    spoken = tuple(line for lang in languages
+                   for line in (say(lang, "after_hours"), say(lang, "offer_after_hours_callback")))
+    return (Ask(Stage.after_hours, 1, spoken), *(say(lang, "goodbye") for lang in languages), HangUp())
 
 
 def goodbye(language: str, key: str = "goodbye") -> Turn:

@@ -48,6 +48,10 @@ class Call(Base):
     candidates: Mapped[int] = mapped_column(Integer, default=0)  # patients on the caller's number
     patient_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"))
     interaction_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("interactions.id"), index=True)
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("agents.id"))  # the agent it is bridged to
+    # What Careline last asked the provider to do with the call (e.g. "connect:<agent>"), until the provider
+    # comes for those instructions: a second request for the same thing is not sent.
+    requested: Mapped[str | None] = mapped_column(String(60))
     provider_status: Mapped[str | None] = mapped_column(String(16))
     status_order: Mapped[int] = mapped_column(Integer, default=-1)  # the latest status callback applied
     recording_url: Mapped[str | None] = mapped_column(String(500))

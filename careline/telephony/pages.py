@@ -54,7 +54,6 @@ class NumberForm(BaseModel):
     languages: list[str] = []
     greeting_en: str = Field(default="", max_length=1000)
     greeting_es: str = Field(default="", max_length=1000)
-    urgent_notice: bool = False
     identify_by_birth_date: bool = False
     after_hours: str = Field(default="voicemail", max_length=20)
     after_hours_queue: str = Field(default="", max_length=60)
@@ -86,7 +85,7 @@ class NumberForm(BaseModel):
                 for option in OPTIONS if self.digit(option)]
         greeting = {language: text.strip() for language, text in (("en", self.greeting_en), ("es", self.greeting_es))
                     if text.strip()}
-        ivr = {"languages": self.languages, "greeting": greeting, "urgent_notice": self.urgent_notice, "menu": menu,
+        ivr = {"languages": self.languages, "greeting": greeting, "menu": menu,
                "identify_by_birth_date": self.identify_by_birth_date, "after_hours": self.after_hours,
                "after_hours_queue": self.after_hours_queue}
         hours = {day: _spans(day, self.hours(day)) for day in WEEKDAYS if self.hours(day).strip()}
@@ -107,7 +106,7 @@ class NumberForm(BaseModel):
             "number": saved.number, "label": saved.label, "time_zone": saved.time_zone,
             "holidays": ", ".join(saved.holidays), "languages": list(ivr.languages),
             "greeting_en": ivr.greeting.get("en", ""), "greeting_es": ivr.greeting.get("es", ""),
-            "urgent_notice": ivr.urgent_notice, "identify_by_birth_date": ivr.identify_by_birth_date,
+            "identify_by_birth_date": ivr.identify_by_birth_date,
             "after_hours": ivr.after_hours, "after_hours_queue": ivr.after_hours_queue} | hours | menu)
 
     @classmethod
@@ -121,7 +120,7 @@ class NumberForm(BaseModel):
         after_hours_queue = defaults.after_hours_queue if defaults.after_hours_queue in queues else ""
         return cls.model_validate({
             "languages": list(defaults.languages), "greeting_en": defaults.greeting.get("en", ""),
-            "greeting_es": defaults.greeting.get("es", ""), "urgent_notice": True, "identify_by_birth_date": True,
+            "greeting_es": defaults.greeting.get("es", ""), "identify_by_birth_date": True,
             "after_hours_queue": after_hours_queue} | weekdays | menu)
 
 

@@ -41,7 +41,6 @@ class IvrConfig(BaseModel):
 
     languages: list[IvrLanguage] = Field(default=["en", "es"], min_length=1)
     greeting: dict[IvrLanguage, str] = {"en": "Thank you for calling.", "es": "Gracias por llamar."}
-    urgent_notice: bool = True
     menu: list[MenuOption] = Field(default_factory=lambda: list(DEFAULT_MENU), min_length=1)
     identify_by_birth_date: bool = True
     after_hours: Literal["voicemail", "callback"] = "voicemail"
@@ -103,7 +102,8 @@ class CallRead(BaseModel):
 
 
 class DialIn(BaseModel):
-    """Click-to-call: an agent calls a patient (their best number, or the one given) or returns a callback."""
+    """Click-to-call: an agent calls a number (one of a patient's, with ``patient_id``), or returns a callback
+    (``interaction_id``: its caller's number unless another is given)."""
 
     model_config = ConfigDict(extra="forbid")
 

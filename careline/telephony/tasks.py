@@ -8,15 +8,10 @@ from __future__ import annotations
 from uuid import UUID
 
 from careline.db import UnitOfWork
-from careline.integrations.voice import CallControl, CallGone
-from careline.routing.rules import FINAL, Status
-from careline.routing.schemas import InteractionRead
-from careline.routing.service import interactions
+from careline.integrations.voice import CallControl, CallGone, CallRefused, ProviderError
 from careline.routing.service.offers import VOICE_CHANGED
-from careline.telephony import repository
-from careline.telephony.ivr import Stage
-from careline.telephony.models import Call
-from careline.telephony.service import calls
+from careline.telephony.errors import PlacementUnsure
+from careline.telephony.service import control, outbound
 from careline.telephony.service.outbound import PLACE_CALL
 from careline.telephony.twiml import PREFIX
 from careline.worker.runner import Context, GiveUp, Handler, Job
@@ -25,58 +20,58 @@ VOICE_PROVIDERS = "voice"  # Context.providers key: {provider name: CallControl}
 
 
 def follow_contact(context: Context, job: Job) -> None:
-    """An agent answered, transferred or ended a call's contact: connect, re-queue or hang up the call."""
+    """An agent answered, held, transferred or ended a call's contact: bridge, hold, re-queue or hang up."""
     with UnitOfWork(context.sessions) as uow:
-        call = calls.call_of_interaction(uow, UUID(job.payload["interaction_id"]))
-        if call is None or call.ended_at is not None or call.provider_sid is None:
-            return
-        action = next_action(call, interactions.get(uow, call.interaction_id))  # type: ignore[arg-type]
-        call_id, sid, provider = call.id, call.provider_sid, call.provider
-    if action is None:
+        instruction = control.next_instruction(uow, UUID(job.payload["interaction_id"]))
+    if instruction is None:
         return
-    control = _control(context, provider)
+    provider = _control(context, instruction.provider)
     try:
-        if action == "hang_up":
-            control.hang_up(sid)
+        if instruction.action == "hang_up":
+            provider.hang_up(instruction.sid)
         else:
-            control.redirect(sid, f"{_origin(context, provider)}{PREFIX}/{action}/{call_id}")
+            url = f"{_origin(context, instruction.provider)}{PREFIX}/{instruction.action}/{instruction.call_id}"
+            provider.redirect(instruction.sid, url)
     except CallGone:
         return  # the caller hung up first: the status callback ends the contact
-
-
-def next_action(call: Call, contact: InteractionRead) -> str | None:
-    """What the provider must do so the call matches its contact (None: it already does)."""
-    status = contact.status
-    if status in (*FINAL, Status.wrap_up):
-        return "hang_up"
-    if call.direction != "inbound":
-        return None  # an outbound call is bridged when the patient answers
-    if status == Status.connected:
-        wanted = Stage.held if contact.held_at is not None else Stage.connected
-        return None if call.stage == wanted else ("hold" if wanted == Stage.held else "connect")
-    if status in (Status.queued, Status.offered) and call.stage in (Stage.connected, Stage.held):
-        return "line"
-    return None
+    except CallRefused as error:
+        raise GiveUp(str(error)) from error
+    with UnitOfWork(context.sessions) as uow:
+        control.requested(uow, instruction)
+        uow.commit()
 
 
 def place_call(context: Context, job: Job) -> None:
+    """Place a click-to-call. Never twice: an attempt cut off mid-request is given up, not repeated."""
     call_id = UUID(job.payload["call_id"])
     with UnitOfWork(context.sessions) as uow:
-        call = repository.get(uow.session, Call, call_id)
-        if call is None or call.provider_sid is not None or call.ended_at is not None:
-            return  # placed already (a retried job), or given up
-        provider, to, caller_id = call.provider, call.called or "", call.caller or ""
-    origin = _origin(context, provider)
-    sid = _control(context, provider).place(
-        to=to,
-        caller_id=caller_id,
-        url=f"{origin}{PREFIX}/connect/{call_id}",
-        status_callback=f"{origin}{PREFIX}/voice/status",
-    )
+        try:
+            placement = outbound.start_placing(uow, call_id)
+        except PlacementUnsure as error:
+            uow.commit()  # the call is marked over, and the contact says why it never rang
+            raise GiveUp(str(error)) from error
+        uow.commit()
+    if placement is None:
+        return
+    origin = _origin(context, placement.provider)
+    try:
+        sid = _control(context, placement.provider).place(
+            to=placement.to, caller_id=placement.caller_id, url=f"{origin}{PREFIX}/connect/{call_id}",
+            status_callback=f"{origin}{PREFIX}/voice/status?call={call_id}")
+    except CallRefused as error:
+        _placing_over(context, call_id)
+        raise GiveUp(str(error)) from error
+    except ProviderError:
+        _placing_over(context, call_id)  # the provider said no: nothing was placed, a retry may be
+        raise
     with UnitOfWork(context.sessions) as uow:
-        placed = repository.get(uow.session, Call, call_id, for_update=True)
-        if placed is not None:
-            placed.provider_sid = sid
+        outbound.placed(uow, call_id, sid)
+        uow.commit()
+
+
+def _placing_over(context: Context, call_id: UUID) -> None:
+    with UnitOfWork(context.sessions) as uow:
+        outbound.placing_failed(uow, call_id)
         uow.commit()
 
 

@@ -131,8 +131,8 @@ def recording_ready(twilio: Signed, uow: Uow, _: Public) -> None:
 
 
 @router.post("/voice/status", status_code=204)
-def call_status(twilio: Signed, uow: Uow, _: Public) -> None:
-    calls.status_changed(uow, PROVIDER, twilio.sid, twilio.params.get("CallStatus", ""), at=twilio.at())
+def call_status(twilio: Signed, uow: Uow, _: Public, call: UUID | None = None) -> None:
+    calls.status_changed(uow, PROVIDER, twilio.sid, twilio.params.get("CallStatus", ""), at=twilio.at(), call_id=call)
 
 
 @router.post("/connect/{call_id}")

@@ -19,8 +19,10 @@ from careline.app import create_app
 from careline.auth.models import User
 from careline.db import UnitOfWork, utcnow
 from careline.routing.models import Interaction, InteractionEvent
+from careline.routing.service import interactions
 from careline.settings import Settings
 from careline.telephony.models import Call
+from careline.worker.models import OutboxMessage
 from careline.worker.runner import Dispatcher
 from tests.factories.auth import make_api_token
 from tests.factories.routing import Staff, make_agent, make_queue
@@ -114,7 +116,7 @@ def test_the_worker_places_the_call_through_twilio(
     assert create.form["To"] == PATIENT
     assert create.form["From"] == CALLER_ID
     assert create.form["Url"] == f"{ORIGIN}/telephony/twilio/connect/{body['id']}"
-    assert create.form["StatusCallback"] == f"{ORIGIN}/telephony/twilio/voice/status"
+    assert create.form["StatusCallback"] == f"{ORIGIN}/telephony/twilio/voice/status?call={body['id']}"
     assert create.form["StatusCallbackMethod"] == "POST"
     assert set(create.values["StatusCallbackEvent"]) == {"initiated", "ringing", "answered", "completed"}
     assert sid == fake_twilio.created[0]
@@ -183,3 +185,40 @@ def test_only_signed_in_staff_may_place_calls(client: TestClient, alex: tuple[St
     assert dial(client, {}, number=PATIENT).status_code == 401
     assert dial(client, {"Authorization": "Bearer not-a-token"}, number=PATIENT).status_code == 401
 
+
+def test_an_outbound_call_ended_on_the_desktop_is_hung_up(client: TestClient, sessions: sessionmaker[Session],
+                                                          alex: tuple[Staff, dict[str, str]],
+                                                          fake_twilio: FakeTwilio, worker: Dispatcher) -> None:
+    staff, headers = alex
+    body = dial(client, headers, number=PATIENT).json()
+    worker.drain()
+    with sessions() as session:
+        call = session.get_one(Call, UUID(body["id"]))
+        sid, contact_id = call.provider_sid, call.interaction_id
+    assert sid is not None
+    assert contact_id is not None
+
+    with UnitOfWork(sessions) as work:
+        interactions.end(work, staff.actor, contact_id)
+        work.commit()
+    worker.drain()
+
+    assert fake_twilio.requests[-1].path == fake_twilio.calls_path(sid)
+    assert fake_twilio.requests[-1].form == {"Status": "completed"}
+
+
+def test_a_placement_cut_off_mid_request_is_not_repeated(client: TestClient, sessions: sessionmaker[Session],
+                                                         alex: tuple[Staff, dict[str, str]],
+                                                         fake_twilio: FakeTwilio, worker: Dispatcher) -> None:
+    _staff, headers = alex
+    body: dict[str, Any] = dial(client, headers, number=PATIENT).json()
+    with sessions() as session:  # as a worker killed between asking Twilio and hearing back leaves it
+        session.get_one(Call, UUID(body["id"])).requested = "place"
+        session.commit()
+
+    worker.drain()
+
+    assert fake_twilio.to(fake_twilio.calls_path()) == []
+    with sessions() as session:
+        assert session.scalars(select(OutboxMessage.status)).all() == ["dead"]
+        assert session.get_one(Call, UUID(body["id"])).ended_at is not None

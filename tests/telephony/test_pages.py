@@ -41,7 +41,7 @@ def _form(token: str, **changes: Any) -> dict[str, Any]:
         "csrf_token": token, "number": "+16175550199", "label": "Pediatrics line", "time_zone": "America/Chicago",
         "hours_mon": "08:00-12:00, 13:00-17:00", "hours_tue": "08:00-17:00", "hours_sat": "09:00-13:00",
         "holidays": "2025-12-25, 2026-01-01", "languages": ["en", "es"], "greeting_en": "Welcome to Pediatrics.",
-        "greeting_es": "Bienvenidos a Pediatría.", "urgent_notice": "true", "after_hours": "callback",
+        "greeting_es": "Bienvenidos a Pediatría.", "after_hours": "callback",
         "after_hours_queue": "billing", "digit_appointments": "1", "queue_appointments": "scheduling",
         "digit_billing": "4", "queue_billing": "billing", "digit_operator": "0", "queue_operator": "scheduling"}
     return form | changes
@@ -85,7 +85,6 @@ def test_the_admin_adds_a_number_through_the_form(client: TestClient, uow: UnitO
     ivr = saved.ivr
     assert ivr.languages == ["en", "es"]
     assert ivr.greeting == {"en": "Welcome to Pediatrics.", "es": "Bienvenidos a Pediatría."}
-    assert ivr.urgent_notice is True
     assert ivr.identify_by_birth_date is False  # left unticked
     assert (ivr.after_hours, ivr.after_hours_queue) == ("callback", "billing")
     assert [(item.digit, item.option, item.queue) for item in ivr.menu] == [

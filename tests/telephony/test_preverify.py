@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from fastapi.testclient import TestClient
+
+from careline.actor import Role
 from careline.db import UnitOfWork, utcnow
 from careline.patients.schemas import MaskedPatient
 from careline.patients.service import access
-from careline.routing.models import Assignment
+from careline.routing.models import Assignment, Interaction
 from careline.routing.service import desktop, engine
 from careline.telephony.service import calls
+from tests.factories.auth import make_api_token, make_user
 from tests.factories.patients import make_patient
 from tests.factories.routing import POLICY, make_agent, make_queue
 from tests.factories.telephony import make_number
@@ -72,3 +76,31 @@ def test_the_keypad_never_proves_every_identifier(uow: UnitOfWork) -> None:
 
     assert isinstance(view, MaskedPatient)
     assert len(view.identifiers) == 1
+
+
+def test_a_callback_does_not_carry_what_the_keypad_proved(uow: UnitOfWork) -> None:
+    make_queue(uow, "scheduling")
+    make_queue(uow, "billing")
+    make_number(uow)
+    make_patient(uow, birth_date=date(1961, 2, 3), phones=((CALLER, "mobile"),))
+    sid = "CA" + "3" * 32
+    _call_in_line(uow, sid, "02031961")
+    assert calls.call_by_sid(uow, "twilio", sid).interaction_id is not None
+
+    calls.answer(uow, POLICY, "twilio", sid, "waiting", "1")  # "call me back instead"
+
+    contact = uow.session.query(Interaction).one()
+    assert contact.channel == "callback"
+    assert contact.preverified == []
+
+
+def test_the_public_api_cannot_claim_a_keypad_check(client: TestClient, uow: UnitOfWork) -> None:
+    make_queue(uow, "scheduling")
+    admin = make_user(uow, role=Role.admin, username="integration")
+    token = make_api_token(uow, admin)
+    uow.commit()
+
+    response = client.post("/api/interactions", headers={"Authorization": f"Bearer {token}"},
+                           json={"channel": "voice", "queue": "scheduling", "preverified": ["birth_date"]})
+
+    assert response.status_code == 422

@@ -134,7 +134,7 @@ def test_an_outage_at_twilio_is_retried_later(client: TestClient, sessions: sess
     [row] = outbox(sessions)
     assert (row.status, row.attempts) == ("pending", 1)
     assert row.last_error
-    assert "TwilioRestException" in row.last_error
+    assert "ProviderError: Twilio HTTP 500" in row.last_error
     assert row.due_at > utcnow()
     assert "+1617" not in row.last_error  # the error names the call, never a number
     with sessions() as session:

@@ -70,6 +70,8 @@ def upgrade() -> None:
         sa.Column("candidates", sa.Integer(), nullable=False),
         sa.Column("patient_id", sa.Uuid(), nullable=True),
         sa.Column("interaction_id", sa.Uuid(), nullable=True),
+        sa.Column("agent_id", sa.Uuid(), nullable=True),
+        sa.Column("requested", sa.String(length=60), nullable=True),
         sa.Column("provider_status", sa.String(length=16), nullable=True),
         sa.Column("status_order", sa.Integer(), nullable=False),
         sa.Column("recording_url", sa.String(length=500), nullable=True),
@@ -79,6 +81,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["interaction_id"], ["interactions.id"], name=op.f("fk_calls_interaction_id_interactions")
         ),
+        sa.ForeignKeyConstraint(["agent_id"], ["agents.id"], name=op.f("fk_calls_agent_id_agents")),
         sa.ForeignKeyConstraint(["number_id"], ["phone_numbers.id"], name=op.f("fk_calls_number_id_phone_numbers")),
         sa.ForeignKeyConstraint(
             ["patient_id"], ["patients.id"], name=op.f("fk_calls_patient_id_patients"), ondelete="SET NULL"

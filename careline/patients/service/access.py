@@ -109,6 +109,13 @@ def preverify(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, patient_id: 
                  patient_id=patient.id, details={"identifiers": proved})
 
 
+def forget_preverified(uow: UnitOfWork, user_id: UUID, patient_id: UUID) -> None:
+    """The call whose keypad proved an identifier is over: another contact about this patient starts afresh."""
+    check = repository.current_check(uow.session, user_id=user_id, patient_id=patient_id, now=utcnow())
+    if check is not None and check.preverified and check.verified_at is None:
+        check.preverified = []
+
+
 def _name_keys(patient: Patient) -> set[str]:
     given_first = patient.given_names.split(" ")[0]
     names = {f"{given_first} {patient.family_name}", f"{patient.given_names} {patient.family_name}"}

@@ -39,9 +39,11 @@ def start_outbound(
     patient_id: UUID | None,
     reason: Reason = Reason.other,
     queue: str = OUTBOUND_QUEUE,
+    external_ref: str | None = None,
     now: datetime | None = None,
 ) -> InteractionRead:
-    """The signed-in agent calls ``number`` (a patient's, when ``patient_id`` is given)."""
+    """The signed-in agent calls ``number`` (a patient's, when ``patient_id`` is given). ``external_ref`` names
+    the provider's call, so the call follows the contact (a hang-up on the desktop ends it)."""
     now = now or utcnow()
     me = setup.lock_agent(uow, setup.agent_of(uow, actor).id)
     target = setup.queue_named(uow, queue)
@@ -56,6 +58,7 @@ def start_outbound(
         queue_id=target.id,
         agent_id=me.id,
         address=patient_lookup.e164(policy, number),
+        external_ref=external_ref,
         created_at=now,
         offered_at=now,
         answered_at=now,

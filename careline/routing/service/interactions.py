@@ -6,6 +6,7 @@ once: ``completed`` (after wrap-up) or ``abandoned`` (the caller left before an 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -17,6 +18,7 @@ from careline.actor import Actor, Role
 from careline.db import UnitOfWork, utcnow
 from careline.patients.errors import InvalidPhone
 from careline.patients.policy import PatientPolicy
+from careline.patients.service import access as patient_access
 from careline.patients.service import lookup as patient_lookup
 from careline.patients.service import records as patient_records
 from careline.routing import repository, rules
@@ -45,8 +47,12 @@ EXPECTED_WAIT_SAMPLE = 20  # answered contacts the expected-wait announcement av
 
 
 def create(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, data: InteractionIn, *,
-           now: datetime | None = None) -> tuple[InteractionRead, bool]:
-    """Queue a new contact. Returns it and whether it is new: the same ``external_ref`` twice is one contact."""
+           now: datetime | None = None, preverified: Sequence[str] = ()) -> tuple[InteractionRead, bool]:
+    """Queue a new contact. Returns it and whether it is new: the same ``external_ref`` twice is one contact.
+
+    ``preverified`` names identifiers the caller proved to a machine on this very call (the IVR's keypad); only
+    a provider adapter says so, never the public API.
+    """
     now = now or utcnow()
     if data.external_ref:
         existing = repository.by_external_ref(uow.session, data.external_ref)
@@ -56,7 +62,7 @@ def create(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, data: Interacti
     interaction = Interaction(id=uuid4(), channel=data.channel.value, direction=data.direction.value,
                               reason=data.reason.value, language=data.language, priority=data.priority + queue.priority,
                               status=Status.queued, queue_id=queue.id, external_ref=data.external_ref,
-                              preverified=list(data.preverified), created_at=now, queued_at=now,
+                              preverified=list(preverified), created_at=now, queued_at=now,
                               entered_queue_at=now, not_before=data.not_before)
     _match_patient(uow, actor, policy, interaction, data)
     history = [event(interaction.id, now, "created", queue_id=queue.id, detail={"channel": interaction.channel}),
@@ -65,7 +71,7 @@ def create(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, data: Interacti
     if not hours.is_open(now):
         interaction.not_before = max(interaction.not_before or now, hours.next_opening(now) or now)
         if interaction.channel == Channel.voice:  # nobody holds the line overnight
-            interaction.channel = Channel.callback
+            interaction.channel, interaction.preverified = Channel.callback, []
         history.append(event(interaction.id, now, "after_hours", queue_id=queue.id,
                              detail={"action": queue.after_hours, "until": interaction.not_before.isoformat()}))
     if interaction.not_before is not None and interaction.not_before > now:
@@ -245,6 +251,8 @@ def finish_due(uow: UnitOfWork, now: datetime) -> int:
 def _complete(uow: UnitOfWork, interaction: Interaction, agent: Agent | None, now: datetime, *,
               disposition: str | None, resolved: bool | None, kind: str) -> InteractionRead:
     interaction.status, interaction.closed_at = Status.completed, now
+    if agent is not None and interaction.preverified and interaction.patient_id is not None:
+        patient_access.forget_preverified(uow, agent.user_id, interaction.patient_id)
     interaction.disposition, interaction.resolved = disposition, resolved
     freed = offers.end_legs(uow, interaction, now)
     offers.settle_all(uow, freed, now)
@@ -356,7 +364,8 @@ def ask_callback(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *,
     interaction = lock(uow, interaction_id)
     if interaction.status != Status.queued or interaction.channel != Channel.voice:
         raise WrongState("Only a call waiting in line can become a callback.")
-    interaction.channel = Channel.callback
+    # Whoever calls back talks to the patient later: what the keypad proved on this call does not carry over.
+    interaction.channel, interaction.preverified = Channel.callback, []
     _log(uow, interaction, now, "callback_requested", None)
     return read(uow, interaction)
 

@@ -174,14 +174,16 @@ def keep_recording(
         )
 
 
-def status_changed(uow: UnitOfWork, provider: str, sid: str, status: str, *, at: datetime | None = None) -> None:
+def status_changed(uow: UnitOfWork, provider: str, sid: str, status: str, *, at: datetime | None = None,
+                   call_id: UUID | None = None) -> None:
     """The provider's news of the call: ringing, answered, over.
 
     News can arrive out of order (over before answered): a status no later in a call's life than one
-    already applied, or anything after the end, changes nothing.
+    already applied, or anything after the end, changes nothing. ``call_id`` (in our own callback URL) finds
+    an outbound call whose id the provider has told us before the worker could store it.
     """
     at = at or utcnow()
-    call = _call(uow, provider, sid, lock=True)
+    call = _call_for_status(uow, provider, sid, call_id)
     order = END_ORDER if status in TERMINAL else STATUS_ORDER.get(status)
     if order is None or call.ended_at is not None or order <= call.status_order:
         return
@@ -197,13 +199,11 @@ def status_changed(uow: UnitOfWork, provider: str, sid: str, status: str, *, at:
 
 def connect_turn(uow: UnitOfWork, call_id: UUID, *, record: bool) -> Turn:
     """The agent took the call: bridge the caller to their softphone or phone, after the announcement."""
-    call = repository.get(uow.session, Call, call_id, for_update=True)
-    if call is None:
-        raise UnknownCall()
+    call = _came_for(uow, call_id)
     contact = interactions.get(uow, call.interaction_id) if call.interaction_id else None
     if contact is None or contact.status != Status.connected or contact.agent_id is None:
         return _turn_now(uow, call, _config(uow, call))
-    call.stage = Stage.connected
+    call.stage, call.agent_id = Stage.connected, contact.agent_id
     agent = routing_setup.read_agent(uow, routing_setup.agent(uow, contact.agent_id))
     return ivr.connect(
         call.language, client=None if agent.phone else softphone_identity(agent.id), number=agent.phone, record=record
@@ -212,9 +212,7 @@ def connect_turn(uow: UnitOfWork, call_id: UUID, *, record: bool) -> Turn:
 
 def hold_turn(uow: UnitOfWork, call_id: UUID, *, record: bool) -> Turn:
     """The agent put the caller on hold: music until they resume, then the bridge again."""
-    call = repository.get(uow.session, Call, call_id, for_update=True)
-    if call is None:
-        raise UnknownCall()
+    call = _came_for(uow, call_id)
     contact = interactions.get(uow, call.interaction_id) if call.interaction_id else None
     if contact is not None and contact.status == Status.connected and contact.held_at is None:
         return connect_turn(uow, call_id, record=record)  # resumed before this request came: back to the agent
@@ -228,9 +226,7 @@ def hold_turn(uow: UnitOfWork, call_id: UUID, *, record: bool) -> Turn:
 
 def back_in_line(uow: UnitOfWork, call_id: UUID) -> Turn:
     """Where a transferred or requeued call is sent: the line again, at the place it keeps."""
-    call = repository.get(uow.session, Call, call_id, for_update=True)
-    if call is None:
-        raise UnknownCall()
+    call = _came_for(uow, call_id)
     return _turn_now(uow, call, _config(uow, call))
 
 
@@ -314,6 +310,8 @@ def _on_waiting(
         return in_line(uow, call.provider, call.provider_sid or "", now=now)
     if not _callable(call.caller):
         return (ivr.say(call.language, "no_callback_number"), ivr.HoldMusic())
+    if interactions.get(uow, call.interaction_id).status != Status.queued:
+        return (ivr.HoldMusic(),)  # an agent is being offered the call this very moment: stay on the line
     interactions.ask_callback(uow, provider_actor(call.provider), call.interaction_id, now=now)
     call.stage = Stage.callback
     return ivr.goodbye(call.language, "callback_confirmed")
@@ -350,9 +348,10 @@ def _queue(
         address=call.caller,
         external_ref=f"{call.provider}:{call.provider_sid}",
         patient_id=call.patient_id,
-        preverified=["birth_date"] if call.patient_id else [],
     )
-    contact, _new = interactions.create(uow, provider_actor(call.provider), policy, data, now=now)
+    # What the keypad proved counts for the agent who takes this call now, not for a callback later.
+    proved = ["birth_date"] if call.patient_id and channel == Channel.voice else []
+    contact, _new = interactions.create(uow, provider_actor(call.provider), policy, data, now=now, preverified=proved)
     call.interaction_id = contact.id
     return contact
 
@@ -368,6 +367,8 @@ def _over(uow: UnitOfWork, call: Call, status: str, at: datetime) -> None:
     contact = interactions.get(uow, call.interaction_id)
     if contact.channel == Channel.callback and contact.status == Status.queued:
         return
+    # The provider's clock and ours differ (and its stamps are whole seconds): never end before the last stage.
+    at = max([at, *(stamp for stamp in (contact.queued_at, contact.offered_at, contact.answered_at) if stamp)])
     if call.direction == "outbound" and status in UNANSWERED:
         _note(uow, call, UNANSWERED[status], at)
     interactions.end(uow, provider_actor(call.provider), contact.id, now=at)
@@ -428,6 +429,27 @@ def _try_again(call: Call) -> bool:
     """Count an unusable answer; True while the caller gets another go."""
     call.tries += 1
     return call.tries < ivr.MAX_TRIES
+
+
+def _came_for(uow: UnitOfWork, call_id: UUID) -> Call:
+    """The call whose provider came for the instructions Careline sent it to: what was asked is done."""
+    call = repository.get(uow.session, Call, call_id, for_update=True)
+    if call is None:
+        raise UnknownCall()
+    call.requested = None
+    return call
+
+
+def _call_for_status(uow: UnitOfWork, provider: str, sid: str, call_id: UUID | None) -> Call:
+    found = repository.call_by_sid(uow.session, provider, sid, for_update=True)
+    if found is None and call_id is not None:
+        found = repository.get(uow.session, Call, call_id, for_update=True)
+        if found is None or found.provider != provider or found.provider_sid not in (None, sid):
+            raise UnknownCall()
+        found.provider_sid = sid
+    if found is None:
+        raise UnknownCall()
+    return found
 
 
 def _call(uow: UnitOfWork, provider: str, sid: str, *, lock: bool = False) -> Call:

@@ -5,6 +5,7 @@ The call itself is placed by the worker (an outbox row), never inside the agent'
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -19,13 +20,14 @@ from careline.routing.service import external, interactions
 from careline.routing.service import setup as routing_setup
 from careline.settings import Settings
 from careline.telephony import repository
-from careline.telephony.errors import InvalidTelephonyInput, NotConfigured
+from careline.telephony.errors import InvalidTelephonyInput, NotConfigured, PlacementUnsure
 from careline.telephony.ivr import Stage
 from careline.telephony.models import Call
 from careline.telephony.schemas import CallRead, DialIn
 from careline.worker import outbox
 
 PLACE_CALL = "telephony.place_call"
+PLACING = "place"
 
 
 def dial(
@@ -38,6 +40,7 @@ def dial(
     now: datetime | None = None,
 ) -> CallRead:
     now = now or utcnow()
+    call_id = uuid4()
     if settings.telephony_provider == "twilio" and not settings.caller_id:
         raise NotConfigured("Set CARELINE_CALLER_ID to the center's number before placing calls.")
     if data.interaction_id is not None:
@@ -47,6 +50,9 @@ def dial(
             raise NotYours()
         if contact.status != Status.connected or contact.channel not in VOICE_CHANNELS:
             raise WrongState("Only a callback or call you are working on can be dialled.")
+        if any(row.direction == "outbound" and row.ended_at is None
+               for row in repository.calls_of_interaction(uow.session, contact.id)):
+            raise WrongState("This contact's call is already being placed: wait for it to ring or end.")
         number = data.number or contact.address
         if not number:
             raise InvalidTelephonyInput("number", "This contact has no number to call: type one.")
@@ -55,10 +61,11 @@ def dial(
     else:
         if not data.number:
             raise InvalidTelephonyInput("number", "Choose the number to call.")
-        contact = external.start_outbound(uow, actor, policy, number=data.number, patient_id=data.patient_id, now=now)
+        contact = external.start_outbound(uow, actor, policy, number=data.number, patient_id=data.patient_id,
+                                          external_ref=f"{settings.telephony_provider}:out:{call_id}", now=now)
         number, patient_id = contact.address or "", contact.patient_id
     call = Call(
-        id=uuid4(),
+        id=call_id,
         provider=settings.telephony_provider,
         provider_sid=None,
         direction="outbound",
@@ -73,6 +80,47 @@ def dial(
     outbox.send_later(uow, PLACE_CALL, {"call_id": str(call.id)}, key=f"{PLACE_CALL}:{call.id}")
     audit.record(uow, actor, "call.placed", subject_type="interaction", subject_id=contact.id, patient_id=patient_id)
     return CallRead.model_validate(call)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    call_id: UUID
+    provider: str
+    to: str
+    caller_id: str
+
+
+def start_placing(uow: UnitOfWork, call_id: UUID) -> Placement | None:
+    """The worker is about to ask the provider to place the call; None if there is nothing to place.
+
+    Marked before the request and committed, so an attempt cut off mid-request (the worker killed) is known
+    afterwards and not repeated: ringing a patient twice is worse than a call the agent places again.
+    """
+    call = repository.get(uow.session, Call, call_id, for_update=True)
+    if call is None or call.provider_sid is not None or call.ended_at is not None:
+        return None
+    if call.requested == PLACING:
+        call.ended_at = utcnow()
+        if call.interaction_id is not None:
+            interactions.record_event(uow, call.interaction_id, "failed", at=call.ended_at,
+                                      detail={"reason": "placing was cut off; not repeated"})
+        raise PlacementUnsure()
+    call.requested = PLACING
+    return Placement(call.id, call.provider, call.called or "", call.caller or "")
+
+
+def placed(uow: UnitOfWork, call_id: UUID, sid: str) -> None:
+    call = repository.get(uow.session, Call, call_id, for_update=True)
+    if call is not None:
+        call.provider_sid = call.provider_sid or sid  # a status callback may have brought the id first
+        call.requested = None
+
+
+def placing_failed(uow: UnitOfWork, call_id: UUID) -> None:
+    """The provider said no before placing anything: a retry may place it."""
+    call = repository.get(uow.session, Call, call_id, for_update=True)
+    if call is not None and call.requested == PLACING:
+        call.requested = None
 
 
 def calls_of(uow: UnitOfWork, actor: Actor, interaction_id: UUID) -> list[CallRead]:
