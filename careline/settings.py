@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     record_calls: bool = False
     hold_music_url: str | None = None
     cti_secret: str | None = Field(default=None, min_length=MIN_SECRET_LENGTH)
+    cti_default_queue: str = Field(default="general", min_length=1, max_length=60)
 
     outbox_max_age_minutes: int = Field(default=24 * 60, ge=1, description="Then a message is given up")
     log_level: str = Field(default="INFO", pattern="^(?i:debug|info|warning|error|critical)$")

@@ -18,7 +18,7 @@ from careline.settings import Settings
 from careline.telephony.schemas import CtiEventIn, CtiEventResult
 from careline.telephony.service import cti
 from careline.web.deps import PatientRules, Public, Uow
-from careline.web.exceptions import Forbidden
+from careline.web.exceptions import BadSignature
 
 router = APIRouter(prefix="/api/cti", tags=["telephony"])
 log = structlog.get_logger(__name__)
@@ -31,7 +31,7 @@ async def signed_event(request: Request) -> CtiEventIn:
     if not cti.is_signed(settings.cti_secret, timestamp=request.headers.get(cti.TIMESTAMP_HEADER),
                          signature=request.headers.get(cti.SIGNATURE_HEADER), body=body, now=utcnow()):
         log.warning("telephony.cti_bad_signature")
-        raise Forbidden()
+        raise BadSignature()
     try:
         return CtiEventIn.model_validate_json(body)
     except ValidationError as error:
@@ -42,6 +42,7 @@ SignedEvent = Annotated[CtiEventIn, Depends(signed_event)]
 
 
 @router.post("/events")
-def receive_event(event: SignedEvent, uow: Uow, policy: PatientRules, _: Public) -> CtiEventResult:
+def receive_event(event: SignedEvent, request: Request, uow: Uow, policy: PatientRules, _: Public) -> CtiEventResult:
     """Apply one call event. Replays and late events answer 200 and change nothing (``duplicate``/``ignored``)."""
-    return cti.apply(uow, policy, event)
+    settings: Settings = request.app.state.settings
+    return cti.apply(uow, policy, event, default_queue=settings.cti_default_queue)

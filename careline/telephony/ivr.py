@@ -88,7 +88,7 @@ PROMPTS: dict[str, dict[str, str]] = {
         "operator": "Para cualquier otra cosa, oprima {digit}.",
         "not_an_option": "Lo sentimos, esa no es una de las opciones.",
         "identify": "Para encontrar su expediente más rápido, marque su fecha de nacimiento: mes, día y año, "
-        "ocho dígitos. O oprima la tecla de número para omitir.",
+        "ocho dígitos. O oprima la tecla numeral para omitir.",
         "thanks": "Gracias.",
         "position": "Usted es el número {position} en la fila.",
         "expected_wait": "El tiempo de espera es de unos {minutes} minutos.",
@@ -99,7 +99,7 @@ PROMPTS: dict[str, dict[str, str]] = {
         "Por favor, permanezca en la línea.",
         "after_hours": "Nuestro centro está cerrado ahora.",
         "leave_message": "Deje un mensaje con su nombre y el mejor número para comunicarnos con usted después "
-        "del tono. Oprima la tecla de número al terminar.",
+        "del tono. Oprima la tecla numeral al terminar.",
         "message_taken": "Gracias. Le devolveremos la llamada cuando abramos. Adiós.",
         "offer_after_hours_callback": "Para que le llamemos cuando abramos, oprima 1. Si no, llame de nuevo "
         "en nuestro horario.",

@@ -18,6 +18,9 @@ from careline.routing.service import interactions
 from careline.telephony import repository
 from careline.telephony.ivr import Stage
 from careline.telephony.models import Call
+from careline.telephony.service import calls
+
+SIMULATED = "simulated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +50,12 @@ def next_instruction(uow: UnitOfWork, interaction_id: UUID) -> Instruction | Non
 def requested(uow: UnitOfWork, instruction: Instruction) -> None:
     """The provider took the instruction: remember it until the provider comes for the call's next turn."""
     call = repository.get(uow.session, Call, instruction.call_id, for_update=True)
-    if call is not None:
-        call.requested = instruction.key
+    if call is None:
+        return
+    call.requested = instruction.key
+    if call.provider == SIMULATED and instruction.action == "hang_up":
+        # The stand-in provider sends no status callbacks: the call is over because we hung it up.
+        calls.status_changed(uow, SIMULATED, instruction.sid, "completed")
 
 
 def next_action(call: Call, contact: InteractionRead) -> str | None:

@@ -67,14 +67,16 @@ def is_signed(secret: str | None, *, timestamp: str | None, signature: str | Non
     return hmac.compare_digest(signature_of(secret, timestamp, body).encode(), signature.strip().encode())
 
 
-def apply(uow: UnitOfWork, policy: PatientPolicy, event: CtiEventIn) -> CtiEventResult:
-    """Apply one event to its call and contact; see the module's docstring for order and replays."""
+def apply(uow: UnitOfWork, policy: PatientPolicy, event: CtiEventIn, *,
+          default_queue: str = DEFAULT_QUEUE) -> CtiEventResult:
+    """Apply one event to its call and contact; see the module's docstring for order and replays.
+    A call whose first event names no queue waits in ``default_queue`` (``CARELINE_CTI_DEFAULT_QUEUE``)."""
     at = event.at.astimezone(UTC)
     call = repository.call_by_sid(uow.session, PROVIDER, event.call_id, for_update=True)
     if call is None:
         if event.type not in ("call.offered", "call.queued"):
             raise UnknownCall()
-        call = _arrive(uow, policy, event, at)
+        call = _arrive(uow, policy, event, at, default_queue)
     if call.status_order == NOTHING_APPLIED:
         return _apply(uow, call, event, at, first=True)
     key = _key(call, event.type, at)
@@ -93,7 +95,7 @@ def _first_answer(uow: UnitOfWork, call: Call, event: CtiEventIn) -> bool:
     return event.type == "call.answered" and interactions.get(uow, call.interaction_id).answered_at is None
 
 
-def _arrive(uow: UnitOfWork, policy: PatientPolicy, event: CtiEventIn, at: datetime) -> Call:
+def _arrive(uow: UnitOfWork, policy: PatientPolicy, event: CtiEventIn, at: datetime, default_queue: str) -> Call:
     """Record the call and queue its contact, once however many first events race for it."""
     repository.insert_call_once(uow.session, {
         "provider": PROVIDER, "provider_sid": event.call_id, "direction": "inbound", "caller": event.caller,
@@ -103,7 +105,7 @@ def _arrive(uow: UnitOfWork, policy: PatientPolicy, event: CtiEventIn, at: datet
     assert call is not None
     if call.interaction_id is None:
         contact = external.take_external(uow, provider_actor(PROVIDER), policy, InteractionIn(
-            channel=Channel.voice, queue=event.queue or DEFAULT_QUEUE, reason=event.reason or Reason.other,
+            channel=Channel.voice, queue=event.queue or default_queue, reason=event.reason or Reason.other,
             language=event.language or "en", address=event.caller, external_ref=f"{PROVIDER}:{event.call_id}",
         ), now=at)
         call.interaction_id = contact.id
