@@ -3,6 +3,7 @@ leads to. A plain form (post/redirect/get); a refusal shows the form again as ty
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -34,12 +35,35 @@ PLAIN = {"number": "Write the number in international form, like +16175550100.",
          "ivr.after_hours_queue": "Choose the queue for calls after hours.",
          "ivr.menu.queue": "Choose a queue for every menu option that has a digit.",
          "ivr.menu": "Give at least one menu option a digit."}
+ROW_PLAIN = {"queue": "Choose a queue for every menu option that has a digit", "digit": "Choose a key from 0 to 9 for"}
+# The form's fields each plain problem is about (a menu row's own fields are found from its index).
+MENU_KEYS = tuple(f"digit_{option}" for option in OPTIONS)
+FIELDS = {"number": ("number",), "label": ("label",), "holidays": ("holidays",),
+          "ivr.languages": ("language-en", "language-es"), "ivr.after_hours_queue": ("after_hours_queue",),
+          "ivr.menu": MENU_KEYS}
 LABELS = {"time_zone": "Time zone", "business_hours": "Business hours", "ivr.greeting": "Greeting", "ivr": "Menu"}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing to fix, and the ids of the fields it is about (marked aria-invalid). ``edit`` links to the
+    number's edit form, for a number that is already there."""
+
+    message: str
+    fields: tuple[str, ...] = ()
+    edit: str | None = None
+
+
+class Refused(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(problem.message for problem in problems))
+        self.problems = problems
 
 
 class NumberForm(BaseModel):
     """The form as typed: text everywhere, so a refusal can show every value again."""
 
+    editing: bool = False  # the edit form replaces a number's settings; the add form refuses one already there
     number: str = Field(default="", max_length=40)
     label: str = Field(default="", max_length=200)
     time_zone: str = Field(default="America/New_York", max_length=64)
@@ -80,19 +104,44 @@ class NumberForm(BaseModel):
         return str(getattr(self, f"queue_{option}"))
 
     def number_in(self) -> NumberIn:
-        """Raises ValueError (a ValidationError among them) saying what to fix."""
-        menu = [{"digit": self.digit(option), "option": option, "queue": self.queue(option)}
-                for option in OPTIONS if self.digit(option)]
+        """Raises Refused with every problem at once: the form's own checks (hours as typed, one option per key)
+        together with the schema's, whose model checks would otherwise wait until the fields are right."""
+        chosen: list[str] = [option for option in OPTIONS if self.digit(option)]
+        menu = [{"digit": self.digit(option), "option": option, "queue": self.queue(option)} for option in chosen]
         greeting = {language: text.strip() for language, text in (("en", self.greeting_en), ("es", self.greeting_es))
                     if text.strip()}
         ivr = {"languages": self.languages, "greeting": greeting, "menu": menu,
                "identify_by_birth_date": self.identify_by_birth_date, "after_hours": self.after_hours,
                "after_hours_queue": self.after_hours_queue}
-        hours = {day: _spans(day, self.hours(day)) for day in WEEKDAYS if self.hours(day).strip()}
+        found: list[Problem] = []
+        hours = {}
+        for day in WEEKDAYS:
+            if self.hours(day).strip():
+                try:
+                    hours[day] = _spans(day, self.hours(day))
+                except ValueError as error:
+                    found.append(Problem(str(error), (f"hours_{day}",)))
+        found += self.shared_keys()
         holidays = [day.strip() for day in self.holidays.split(",") if day.strip()]
-        return NumberIn.model_validate({"number": self.number.strip(), "label": self.label.strip(),
-                                        "time_zone": self.time_zone.strip(), "business_hours": hours,
-                                        "holidays": holidays, "ivr": ivr})
+        try:
+            data = NumberIn.model_validate({"number": self.number.strip(), "label": self.label.strip(),
+                                            "time_zone": self.time_zone.strip(), "business_hours": hours,
+                                            "holidays": holidays, "ivr": ivr})
+        except ValidationError as error:
+            found += _schema_problems(error, chosen)
+        if found:
+            raise Refused(found)
+        return data
+
+    def shared_keys(self) -> list[Problem]:
+        """One problem per key given to more than one option, naming them."""
+        by_digit: dict[str, list[str]] = {}
+        for option in OPTIONS:
+            if self.digit(option):
+                by_digit.setdefault(self.digit(option), []).append(option)
+        return [Problem(f"Menu: key {digit} is given to {_names(options)}; each menu digit may lead to one option "
+                        "only.", tuple(f"digit_{option}" for option in options))
+                for digit, options in by_digit.items() if len(options) > 1]
 
     @classmethod
     def of(cls, saved: NumberRead) -> NumberForm:
@@ -134,21 +183,46 @@ def _spans(day: str, text: str) -> list[tuple[str, str]]:
     return spans
 
 
-def plain_words(error: ValueError) -> list[str]:
-    """What to fix, one line per problem, naming the field as the form does."""
-    if not isinstance(error, ValidationError):
-        return [str(error)]
-    said = []
+def _names(options: list[str]) -> str:
+    names = [OPTION_NAMES[option] for option in options]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _schema_problems(error: ValidationError, chosen: list[str]) -> list[Problem]:
+    """What to fix, in the form's words, with the fields it is about; a menu problem names its options
+    (``chosen`` are the options with a key, in the order of the schema's menu)."""
+    said: dict[str, list[str]] = {}  # message -> fields
+    menu_rows: dict[str, list[str]] = {}  # plain key -> options
     for problem in error.errors():
-        where = ".".join(str(part) for part in problem["loc"] if not isinstance(part, int))
-        field = next((key for key in PLAIN if where == key or where.startswith(key + ".")), None)
-        if field is not None:
-            said.append(PLAIN[field])
+        loc = problem["loc"]
+        if loc == ("ivr",):  # the IVR's one model check, a key given twice: shared_keys says it, with the options
+            continue
+        where = ".".join(str(part) for part in loc if not isinstance(part, int))
+        key = next((key for key in PLAIN if where == key or where.startswith(key + ".")), None)
+        if key is not None and where.startswith("ivr.menu.") and len(loc) > 2 and isinstance(loc[2], int):
+            menu_rows.setdefault(key, []).append(chosen[loc[2]])
+            continue
+        if key is not None:
+            said.setdefault(PLAIN[key], []).extend(FIELDS.get(key, ()))
             continue
         message = problem["msg"].removeprefix("Value error, ")
         label = next((LABELS[key] for key in LABELS if where == key or where.startswith(key + ".")), "")
-        said.append(f"{label}: {message}." if label else f"{message[:1].upper()}{message[1:]}.")
-    return list(dict.fromkeys(said))
+        text = f"{label}: {message}." if label else f"{message[:1].upper()}{message[1:]}."
+        said.setdefault(text, []).extend(_fields_of(where, message))
+    problems = [Problem(text, tuple(dict.fromkeys(fields))) for text, fields in said.items()]
+    for key, options in menu_rows.items():
+        kind = "queue" if key == "ivr.menu.queue" else "digit"
+        fields = tuple(f"{kind}_{option}" for option in options)
+        problems.append(Problem(f"{ROW_PLAIN[kind]}: {_names(options)}.", fields))
+    return problems
+
+
+def _fields_of(where: str, message: str) -> tuple[str, ...]:
+    if where == "business_hours":
+        return tuple(f"hours_{day}" for day in WEEKDAYS if message.startswith(f"{day}:"))
+    if where == "ivr.greeting":
+        return ("greeting_en", "greeting_es")
+    return (where,) if where in NumberForm.model_fields else ()
 
 
 def hours_summary(saved: NumberRead) -> str:
@@ -171,13 +245,19 @@ def _active_queues(uow: Uow) -> list[str]:
     return [queue.name for queue in routing_setup.list_queues(uow) if queue.active]
 
 
-def _context(uow: Uow, form: NumberForm, *, editing: bool, problems: list[str] | None = None,
+def _context(uow: Uow, form: NumberForm, *, editing: bool, problems: list[Problem] | None = None,
              done: str | None = None) -> dict[str, Any]:
     saved = numbers.all_numbers(uow)
+    problems = problems or []
     return {"numbers": saved, "hours_of": {item.number: hours_summary(item) for item in saved}, "form": form,
-            "editing": editing, "problems": problems or [], "done": done, "queues": _active_queues(uow),
+            "editing": editing, "problems": problems, "done": done, "queues": _active_queues(uow),
+            "invalid": {field for problem in problems for field in problem.fields},
             "weekdays": WEEKDAYS, "day_names": DAY_NAMES, "options": OPTIONS, "option_names": OPTION_NAMES,
             "language_names": LANGUAGE_NAMES}
+
+
+def _edit_link(number: str) -> str:
+    return f"{PAGE}?edit={quote(number)}#number-form-heading"
 
 
 @router.get(PAGE)
@@ -194,13 +274,22 @@ def save_number(request: Request, actor: AdminOnly, uow: Uow, form: Annotated[Nu
     try:
         data = form.number_in()
         with uow.savepoint():
-            numbers.save(uow, actor, data)
-    except (ValueError, InvalidTelephonyInput) as error:
-        problems = plain_words(error) if isinstance(error, ValueError) else [str(error)]
-        editing = any(item.number == form.number.strip() for item in numbers.all_numbers(uow))
-        return render(request, "telephony/numbers.html", _context(uow, form, editing=editing, problems=problems),
+            (numbers.save if form.editing else numbers.create)(uow, actor, data)
+    except (Refused, InvalidTelephonyInput) as error:
+        problems = error.problems if isinstance(error, Refused) else [_service_problem(error, form)]
+        return render(request, "telephony/numbers.html", _context(uow, form, editing=form.editing, problems=problems),
                       status_code=422)
     return RedirectResponse(f"{PAGE}?saved={quote(data.number)}", status_code=303)
+
+
+def _service_problem(error: InvalidTelephonyInput, form: NumberForm) -> Problem:
+    if error.field == "number":  # added again: say so, with the way to its edit form
+        number = form.number.strip()
+        return Problem(f"{number} is already one of the center's numbers:", ("number",), edit=_edit_link(number))
+    named = str(error)  # "There is no active queue named 'radiology'."
+    unknown = [f"queue_{option}" for option in OPTIONS if form.digit(option) and repr(form.queue(option)) in named]
+    after_hours = ["after_hours_queue"] if repr(form.after_hours_queue) in named else []
+    return Problem(str(error), tuple(unknown + after_hours))
 
 
 @router.post(PAGE + "/{number}/deactivate")

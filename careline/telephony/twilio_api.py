@@ -21,7 +21,7 @@ from careline.telephony import ivr, twiml
 from careline.telephony.errors import UnknownCall
 from careline.telephony.service import calls
 from careline.web.deps import PatientRules, Public, Uow
-from careline.web.exceptions import Forbidden
+from careline.web.exceptions import BadSignature
 
 router = APIRouter(prefix="/telephony/twilio", tags=["telephony"], include_in_schema=False)
 PROVIDER = "twilio"
@@ -63,7 +63,7 @@ async def signed(request: Request) -> TwilioRequest:
         auth_token=settings.twilio_auth_token, url=url, params=params, signature=request.headers.get(signatures.HEADER)
     ):
         log.warning("telephony.bad_signature", path=request.url.path)
-        raise Forbidden()
+        raise BadSignature()
     return TwilioRequest(params, origin)
 
 

@@ -13,7 +13,7 @@ import sqlalchemy.exc
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from careline.audit import AuditUnavailable
@@ -46,7 +46,7 @@ from careline.scheduling.errors import (
     WrongStatus,
 )
 from careline.telephony import errors as telephony_errors
-from careline.web.exceptions import CsrfFailed, Forbidden, NotSignedIn
+from careline.web.exceptions import BadSignature, CsrfFailed, Forbidden, NotSignedIn
 from careline.web.templates import render
 
 log = structlog.get_logger("careline.web")
@@ -82,6 +82,9 @@ DOMAIN_STATUS: dict[type[Exception], int] = {
 }
 
 
+BAD_SIGNATURE = "The request's signature is not valid."
+
+
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/fhir/"))
 
@@ -111,6 +114,13 @@ async def _not_signed_in(request: Request, _exc: Exception) -> Response:
 
 async def _forbidden(request: Request, _exc: Exception) -> Response:
     return respond(request, 403, "Your role does not give access to this page.")
+
+
+async def _bad_signature(request: Request, _exc: Exception) -> Response:
+    """The providers ignore the body (Twilio only logs the status); the integrator of a PBX reads it."""
+    if wants_json(request):
+        return problem(403, BAD_SIGNATURE)
+    return PlainTextResponse(BAD_SIGNATURE, status_code=403)
 
 
 async def _csrf_failed(request: Request, _exc: Exception) -> Response:
@@ -175,6 +185,7 @@ def unexpected_error(request: Request, exc: Exception) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotSignedIn, _not_signed_in)
     app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(BadSignature, _bad_signature)
     app.add_exception_handler(CsrfFailed, _csrf_failed)
     app.add_exception_handler(AuthError, _domain_error)
     app.add_exception_handler(AuditUnavailable, _domain_error)

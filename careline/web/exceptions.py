@@ -13,3 +13,8 @@ class Forbidden(AuditedRefusal):
 
 class CsrfFailed(Exception):
     """An unsafe request without a valid CSRF token."""
+
+
+class BadSignature(Exception):
+    """A provider's webhook (Twilio, a PBX's CTI events) whose signature does not check out: 403, nothing recorded.
+    Not an audited refusal: nobody is signed in, and a forged request must not write anything."""

@@ -51,18 +51,37 @@ def test_an_admin_adds_a_number_and_fixes_a_mistake(page: Page, live_settings: S
     page.locator("#queue_appointments").select_option("scheduling")
     page.locator("#queue_tests").select_option("scheduling")
     page.locator("#queue_prescriptions").select_option("nurse")
-    page.locator("#queue_operator").select_option("scheduling")
+    page.locator("#digit_billing").select_option("1")  # the key of Appointments too; the Operator has no queue
+    page.get_by_label("Callers may").select_option("callback")
     page.get_by_label("Queue for those").select_option("nurse")
     page.get_by_role("button", name="Add number").click()
 
-    # Refused in plain words, with everything typed still there.
-    expect(page.get_by_role("alert")).to_contain_text("Write holidays as dates like 2025-12-25")
+    # Refused in plain words, every problem at once, naming the rows, with everything typed still there.
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Write holidays as dates like 2025-12-25")
+    expect(alert).to_contain_text("Menu: key 1 is given to Appointments and Billing")
+    expect(alert).to_contain_text("Choose a queue for every menu option that has a digit: Operator.")
+    for field in ("#holidays", "#digit_appointments", "#digit_billing", "#queue_operator"):
+        expect(page.locator(field)).to_have_attribute("aria-invalid", "true")
+        expect(page.locator(field)).to_have_css("outline-style", "solid")
+    expect(page.locator("#label")).not_to_have_attribute("aria-invalid", "true")
+    # The selects show their whole choice: the text is not wider than the box.
+    for field in ("#after_hours", "#after_hours_queue", "#queue_prescriptions"):
+        assert page.locator(field).evaluate("s => s.scrollWidth <= s.clientWidth"), field
+        room = page.locator(field).evaluate(
+            "s => { const style = getComputedStyle(s), c = document.createElement('canvas').getContext('2d');"
+            " c.font = style.font; const text = c.measureText(s.options[s.selectedIndex].text).width;"
+            " return s.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - text; }")
+        assert room >= 20, field  # the arrow's room, after the text
     expect(page.get_by_label("Label")).to_have_value("Main line")
     expect(page.get_by_label("Saturday")).to_have_value("09:00-13:00")
     expect(page.get_by_role("checkbox", name="Spanish")).not_to_be_checked()
     _look(page, "phone-numbers-refused")
 
     page.get_by_label("Holidays").fill("2025-12-25")
+    page.locator("#digit_billing").select_option("4")
+    page.locator("#queue_operator").select_option("scheduling")
+    page.get_by_label("Callers may").select_option("voicemail")
     page.get_by_role("button", name="Add number").click()
     expect(page.get_by_role("status").filter(has_text="Saved +16175550100.")).to_be_visible()
     row = page.locator('tr[data-number="+16175550100"]')

@@ -10,12 +10,16 @@ from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from careline.actor import Role
 from careline.auth.models import User
 from careline.db import UnitOfWork, utcnow
 from careline.routing.service import desktop, engine, offers
 from careline.routing.service.external import OUTBOUND_QUEUE
+from careline.telephony.errors import InvalidTelephonyInput
+from careline.telephony.models import Call
+from careline.telephony.schemas import IvrConfig, MenuOption, NumberIn
 from careline.telephony.service import numbers
 from careline.web.csrf import SESSION_COOKIE
 from tests.conftest import csrf_from
@@ -103,11 +107,45 @@ def test_editing_shows_the_saved_values_and_saving_again_replaces_them(
     assert 'id="hours_mon" name="hours_mon" value="08:00-12:00, 13:00-17:00"' in html
     assert re.search(r'name="digit_billing"[^>]*>.*?<option value="4" selected>', html, re.S)
     assert re.search(r'id="language-es" name="languages"\s+value="es" checked', html)
+    assert '<input type="hidden" name="editing" value="true">' in html
 
-    response = client.post(PAGE, data=_form(admin, label="Pediatrics", languages=["en"]), follow_redirects=False)
+    response = client.post(PAGE, data=_form(admin, label="Pediatrics", languages=["en"], editing="true"),
+                           follow_redirects=False)
     assert response.status_code == 303
     saved = [item for item in numbers.all_numbers(uow) if item.number == "+16175550199"]
     assert [(item.label, item.ivr.languages) for item in saved] == [("Pediatrics", ["en"])]
+
+
+def test_adding_a_number_already_there_is_refused_with_a_link_to_edit_it(
+        client: TestClient, uow: UnitOfWork, admin: str) -> None:
+    client.post(PAGE, data=_form(admin), follow_redirects=False)
+    assert 'name="editing"' not in client.get(PAGE).text  # the add form
+
+    response = client.post(PAGE, data=_form(admin, label="Typed over", languages=["es"]), follow_redirects=False)
+    assert response.status_code == 422
+    html = response.text
+    problems = re.search(r'<div class="alert error" role="alert" id="number-problems">(.*?)</div>', html, re.S)
+    assert problems is not None
+    assert ('<li>+16175550199 is already one of the center\'s numbers: <a href="/admin/phone-numbers?edit='
+            '%2B16175550199#number-form-heading">edit it instead</a>.</li>') in problems.group(1).replace("&#39;", "'")
+    assert "Add a number" in html  # still the add form, as typed
+    assert 'name="editing"' not in html
+    assert 'value="Typed over"' in html
+    assert re.search(r'id="number" name="number" value="\+16175550199"[^>]*aria-invalid="true"', html, re.S)
+    saved = numbers.all_numbers(uow)
+    assert [(item.label, item.ivr.languages) for item in saved] == [("Pediatrics line", ["en", "es"])]
+
+
+def test_the_service_refuses_to_create_a_number_twice_but_save_still_replaces(uow: UnitOfWork) -> None:
+    make_queue(uow, "scheduling")
+    staff = make_agent(uow, "admin-ish")
+    data = NumberIn(number="+18005550100", label="Main", ivr=IvrConfig(
+        menu=[MenuOption(digit="1", option="appointments", queue="scheduling")], after_hours_queue="scheduling"))
+    numbers.create(uow, staff.actor, data)
+    with pytest.raises(InvalidTelephonyInput, match=r"\+18005550100 is already one of the center's numbers"):
+        numbers.create(uow, staff.actor, data.model_copy(update={"label": "Other"}))
+    numbers.save(uow, staff.actor, data.model_copy(update={"label": "Replaced"}))
+    assert [item.label for item in numbers.all_numbers(uow)] == ["Replaced"]
 
 
 @pytest.mark.parametrize(("changes", "said"), [
@@ -116,7 +154,8 @@ def test_editing_shows_the_saved_values_and_saving_again_replaces_them(
     ({"hours_wed": "18:00-08:00"}, "Business hours: wed: 18:00-08:00 is not a span like 08:00-18:00."),
     ({"holidays": "Christmas"}, "Write holidays as dates like 2025-12-25, separated by commas."),
     ({"languages": []}, "Choose at least one language."),
-    ({"digit_billing": "1"}, "Menu: each menu digit may lead to one option only."),
+    ({"digit_billing": "1"}, "Menu: key 1 is given to Appointments and Billing; each menu digit may lead to one "
+                             "option only."),
     ({"queue_billing": "radiology"}, "radiology"),
     ({"time_zone": "Mars/Olympus"}, "Time zone: unknown time zone"),
 ])
@@ -134,6 +173,47 @@ def test_invalid_input_is_shown_again_with_the_values_kept_and_nothing_saved(
         if isinstance(value, str) and field.startswith(("number", "hours", "holidays", "time_zone")):
             assert f'value="{value}"' in html
     assert numbers.all_numbers(uow) == []
+
+
+def _problems(html: str) -> list[str]:
+    box = re.search(r'<div class="alert error" role="alert" id="number-problems">(.*?)</div>', html, re.S)
+    assert box is not None
+    return [re.sub(r"<[^>]+>", "", item).replace("&#39;", "'") for item in re.findall(r"<li>(.*?)</li>", box.group(1))]
+
+
+def _invalid(html: str) -> set[str]:
+    """The ids of the fields marked aria-invalid."""
+    return {match for tag in re.findall(r"<(?:input|select|textarea)\b[^>]*>", html) if 'aria-invalid="true"' in tag
+            for match in re.findall(r'\bid="([^"]+)"', tag)}
+
+
+def test_every_problem_is_said_on_the_first_submit_naming_the_rows_and_marking_the_fields(
+        client: TestClient, uow: UnitOfWork, admin: str) -> None:
+    # A key given twice (a model check) together with field problems: all are reported at once.
+    response = client.post(PAGE, data=_form(admin, digit_billing="1", queue_operator="", digit_nurse="5",
+                                            queue_nurse="", label="", hours_wed="nine to five"),
+                           follow_redirects=False)
+    assert response.status_code == 422
+    html = response.text
+    assert _problems(html) == [
+        "Wednesday: write the hours like 08:00-18:00 (or 08:00-12:00, 13:00-17:00).",
+        "Menu: key 1 is given to Appointments and Billing; each menu digit may lead to one option only.",
+        "Give the number a label of at most 100 characters, like “Main line”.",
+        "Choose a queue for every menu option that has a digit: Nurse line and Operator.",
+    ]
+    assert _invalid(html) == {"hours_wed", "digit_appointments", "digit_billing", "label", "queue_nurse",
+                              "queue_operator"}
+    assert numbers.all_numbers(uow) == []
+
+
+def test_a_queue_that_is_not_active_marks_the_selects_that_chose_it(
+        client: TestClient, uow: UnitOfWork, admin: str) -> None:
+    response = client.post(PAGE, data=_form(admin, queue_billing="radiology", after_hours_queue="radiology"),
+                           follow_redirects=False)
+    assert response.status_code == 422
+    assert _problems(response.text) == ["There is no active queue named 'radiology'."]
+    assert _invalid(response.text) == {"queue_billing", "after_hours_queue"}
+    assert 'select[aria-invalid="true"]' in client.get("/static/routing.css").text  # outlined in red
 
 
 def test_deactivating_a_number(client: TestClient, uow: UnitOfWork, admin: str) -> None:
@@ -244,3 +324,23 @@ def test_the_softphone_panel_is_there_only_with_twilio(client: TestClient, agent
     html = client.get("/desktop").text
     assert ('<section class="softphone" aria-label="Softphone" data-softphone hidden>' in html) is shown
     assert '<script src="/static/softphone.js' in html
+
+
+# --- a provider's request with a bad signature ----------------------------------------------------------------
+
+
+def test_a_bad_twilio_signature_says_so_and_records_nothing(client: TestClient, uow: UnitOfWork) -> None:
+    response = client.post("/telephony/twilio/voice", data={"CallSid": "CA" + "0" * 32, "From": CALLER},
+                           headers={"X-Twilio-Signature": "forged"})
+    assert response.status_code == 403
+    assert response.text == "The request's signature is not valid."
+    assert uow.session.scalar(select(func.count()).select_from(Call)) == 0
+
+
+def test_a_bad_cti_signature_is_a_json_problem(client: TestClient, uow: UnitOfWork) -> None:
+    response = client.post("/api/cti/events", content=b'{"type": "call.queued"}',
+                           headers={"X-Careline-Timestamp": "0", "X-Careline-Signature": "forged"})
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "The request's signature is not valid."
+    assert uow.session.scalar(select(func.count()).select_from(Call)) == 0

@@ -37,6 +37,13 @@ def save(uow: UnitOfWork, actor: Actor, data: NumberIn) -> NumberRead:
     return NumberRead.model_validate(found)
 
 
+def create(uow: UnitOfWork, actor: Actor, data: NumberIn) -> NumberRead:
+    """Add a new number; one already there (active or not) is refused, to be edited instead."""
+    if repository.number(uow.session, data.number) is not None:
+        raise InvalidTelephonyInput("number", f"{data.number} is already one of the center's numbers: edit it instead.")
+    return save(uow, actor, data)
+
+
 def all_numbers(uow: UnitOfWork) -> list[NumberRead]:
     return [NumberRead.model_validate(row) for row in repository.numbers(uow.session)]
 
