@@ -7,9 +7,15 @@ wallboard counts the answer and the handled contact as they happen.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -237,3 +243,53 @@ def test_a_shared_number_asks_who_is_calling_and_a_supervisor_takes_the_call_bac
     expect(alex.locator(".contact")).to_have_count(0)
     expect(record.get_by_role("heading", name="The caller's record")).to_be_visible()
     expect(offer.locator('[data-field="caller"]')).to_have_text("Luis Rivera")
+
+
+# --- a PBX rings the agent's own phone (the CTI events API) ---------------------------------------------------
+
+CTI_SECRET = "cti-shared-secret-for-the-desktop-0123"
+
+
+@pytest.fixture
+def live_settings(live_settings: Settings) -> Settings:
+    """The center also takes a PBX's signed events (harmless to the tests above, which send none)."""
+    return live_settings.model_copy(update={"cti_secret": CTI_SECRET})
+
+
+def _pbx(base_url: str, kind: str, call_id: str, **fields: str) -> None:
+    """A signed CTI event, signed here from the documented scheme (docs/cti.md), sent without the agent's cookies
+    as a PBX would."""
+    at = datetime.now(UTC).isoformat()
+    body = json.dumps({"event_id": f"{call_id}:{kind}", "type": kind, "call_id": call_id, "at": at,
+                       "caller": "+16175550123", "queue": "scheduling", **fields}).encode()
+    stamp = str(int(time.time()))
+    signature = "sha256=" + hmac.new(CTI_SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    request = urllib.request.Request(f"{base_url}/api/cti/events", data=body, method="POST", headers={  # noqa: S310
+        "Content-Type": "application/json", "X-Careline-Timestamp": stamp, "X-Careline-Signature": signature})
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (the live server, 127.0.0.1)
+        assert response.status == 200
+
+
+@pytest.mark.parametrize(("ending", "card"), [("call.answered", True), ("call.ended", False)])
+def test_an_offer_answered_on_the_agents_phone_or_ended_leaves_the_desktop_live(
+        open_page: Callable[[str], Page], center: Center, live_settings: Settings, base_url: str, ending: str,
+        card: bool) -> None:
+    with unit_of_work(live_settings) as uow:
+        alex = next(user for user in auth_service.list_users(uow) if user.username == "alex")
+        found = setup.agent_for_user(uow, alex.id)
+        assert found is not None
+        found.extension = "201"
+        uow.commit()
+    page = open_page("alex")
+    _go_available(page)
+    _pbx(base_url, "call.offered", "pbx-7", extension="201")
+    offer = page.locator(".offer")
+    expect(offer).to_be_visible()
+    expect(offer.get_by_role("button", name=re.compile("^Accept"))).to_be_visible()
+
+    _pbx(base_url, ending, "pbx-7", extension="201")
+    expect(offer).to_have_count(0)  # live, without a reload
+    expect(page).to_have_title(re.compile("^Desktop"))
+    expect(page.locator("#contacts .contact")).to_have_count(1 if card else 0)
+    if card:
+        _look(page, "desktop-answered-on-the-phone")

@@ -149,6 +149,9 @@ def answered_by_extension(uow: UnitOfWork, interaction_id: UUID, extension: str,
     if mine is None or not repository.set_assignment_status(uow.session, mine.id, expected=["offered"],
                                                             status="accepted", now=now):
         _leg(uow, contact, agent, "accepted", now)
+    else:  # accepted on the agent's phone, not on the desktop: its offer banner goes
+        uow.notify(f"agent:{agent.id}", {"type": "offer_gone", "assignment_id": str(mine.id),
+                                         "interaction_id": str(contact.id), "reason": "answered"})
     contact.status, contact.agent_id = Status.connected, agent.id
     contact.offered_at, contact.answered_at = contact.offered_at or now, contact.answered_at or now
     _taken(uow, agent, now)

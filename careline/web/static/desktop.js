@@ -58,6 +58,7 @@
     const banner = document.getElementById("offer-template").content.firstElementChild.cloneNode(true);
     const [named, who] = caller(pop);
     banner.dataset.offer = id;
+    banner.dataset.interaction = contact.id;
     fill(banner, "kind", pop.offer.role === "consult" ? "A colleague asks you to join" : "Incoming");
     fill(banner, "caller", who);
     banner.querySelector('[data-field="greet"]').hidden = !named;
@@ -194,6 +195,10 @@
   function changed(notice) {
     const card = document.querySelector(`#contacts [data-contact="${notice.interaction_id}"]`);
     const mine = notice.status === "connected" || notice.status === "wrap_up";
+    if (notice.status === "completed" || notice.status === "abandoned") {  // ended: no offer of it stays up
+      Array.from(banners.entries()).filter(([, banner]) => banner.dataset.interaction === notice.interaction_id)
+        .forEach(([id]) => dropOffer(id));
+    }
     if (card ? card.dataset.status !== notice.status : mine) { live.refresh("/desktop/contacts", "#contacts"); }
   }
 
@@ -210,6 +215,7 @@
     rejected: "You declined the offer; it went back to the line.",
     offer_withdrawn: "The offer went back to the line when you left Available.",
     caller_left: "The caller hung up before you answered.",
+    answered: "You answered the call on your phone.",
     other: "The offer ended: it went back to the line or the caller hung up.",
   };
 
