@@ -41,13 +41,19 @@
       body: JSON.stringify(body),
     }).then((response) => {
       if (response.ok) {
-        if (line) { line.textContent = "Calling… the phone rings here when they answer."; }
-        return;
+        return response.json().then((call) => { if (line) { line.textContent = placed(call); } });
       }
       return detailOf(response).then((detail) => { if (line) { line.textContent = detail; } });
     }, () => {
       if (line) { line.textContent = "Careline could not be reached: the call was not placed."; }
     }).finally(() => { button.disabled = false; });
+  }
+
+  // The demo's simulated provider rings no phone: say so rather than wait for a ring that never comes.
+  function placed(call) {
+    return call && call.provider === "simulated"
+      ? "Simulated line: nothing really rings here; end the contact when done."
+      : "Calling… the phone rings here when they answer.";
   }
 
   function clickToCall(event) {
