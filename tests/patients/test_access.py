@@ -32,7 +32,8 @@ class TestMaskedUntilVerified:
         assert view.display_name == "Ana Rivera"
         assert view.counts["encounters"] == 1
         assert set(MaskedPatient.model_fields) == {"id", "display_name", "counts", "restricted",
-                                                   "verification_locked", "attempts_left", "identifiers"}
+                                                   "verification_locked", "attempts_left", "identifiers",
+                                                   "preverified"}
         assert _audit(uow, "patient.viewed_masked")[0].patient_id == str(patient.id)
 
     def test_verified_caller_opens_the_whole_record(self, uow: UnitOfWork, agent: Actor, policy: PatientPolicy) -> None:
