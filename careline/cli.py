@@ -54,6 +54,9 @@ app.add_typer(import_app, name="import", help="Import data from the EHR.")
 Host = Annotated[str, typer.Option(help="Address to listen on.")]
 Port = Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535)]
 Parsed = TypeVar("Parsed")
+# Longer than a proxy's or provider's idle timeout (60 s is common), so a client never reuses a connection
+# that the server is closing at that moment: the request would be lost in between.
+KEEP_ALIVE_SECONDS = 75
 
 DEMO_USERS = (
     ("agent", "Alex Rivera", Role.agent),
@@ -91,7 +94,7 @@ def _serve(settings: Settings, host: str, port: int, *, background: Sequence[Bac
         ensure_schema(engine)  # here too, so a stale server schema fails before Uvicorn starts
     uvicorn.run(create_app(settings, background=background), host=host, port=port, proxy_headers=True,
                 forwarded_allow_ips=settings.forwarded_allow_ips, access_log=False,
-                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS, timeout_keep_alive=KEEP_ALIVE_SECONDS)
 
 
 @app.command()

@@ -212,6 +212,12 @@ def live_assignments(session: Session, interaction_id: UUID) -> Sequence[Assignm
                            .order_by(Assignment.offered_at)).all()
 
 
+def agents_offered(session: Session, interaction_id: UUID) -> list[UUID]:
+    """Every agent the interaction was ever offered to (any leg, any outcome)."""
+    return list(session.scalars(select(Assignment.agent_id).where(Assignment.interaction_id == interaction_id)
+                                .distinct()))
+
+
 def assignments_of_agent(session: Session, agent_id: UUID, statuses: Sequence[str]) -> Sequence[Assignment]:
     return session.scalars(select(Assignment).where(Assignment.agent_id == agent_id,
                                                     Assignment.status.in_(statuses))

@@ -5,6 +5,7 @@ Both read the current state when they run, so a job run late, or twice, still do
 
 from __future__ import annotations
 
+import contextlib
 from uuid import UUID
 
 from careline.db import UnitOfWork
@@ -23,22 +24,32 @@ def follow_contact(context: Context, job: Job) -> None:
     """An agent answered, held, transferred or ended a call's contact: bridge, hold, re-queue or hang up."""
     with UnitOfWork(context.sessions) as uow:
         instruction = control.next_instruction(uow, UUID(job.payload["interaction_id"]))
+        uow.commit()  # marked as asked before asking, so no one else asks the same
     if instruction is None:
         return
-    provider = _control(context, instruction.provider)
     try:
-        if instruction.action == "hang_up":
-            provider.hang_up(instruction.sid)
-        else:
-            url = f"{_origin(context, instruction.provider)}{PREFIX}/{instruction.action}/{instruction.call_id}"
-            provider.redirect(instruction.sid, url)
+        _carry_out(context, instruction)
     except CallGone:
         return  # the caller hung up first: the status callback ends the contact
-    except CallRefused as error:
-        raise GiveUp(str(error)) from error
+    except Exception as error:
+        with UnitOfWork(context.sessions) as uow:
+            control.not_sent(uow, instruction)
+            uow.commit()
+        if isinstance(error, CallRefused):
+            raise GiveUp(str(error)) from error
+        raise
     with UnitOfWork(context.sessions) as uow:
-        control.requested(uow, instruction)
+        control.sent(uow, instruction)
         uow.commit()
+
+
+def _carry_out(context: Context, instruction: control.Instruction) -> None:
+    provider = _control(context, instruction.provider)
+    if instruction.action == "hang_up":
+        provider.hang_up(instruction.sid)
+    else:
+        origin = _origin(context, instruction.provider)
+        provider.redirect(instruction.sid, f"{origin}{PREFIX}/{instruction.action}/{instruction.call_id}")
 
 
 def place_call(context: Context, job: Job) -> None:
@@ -58,21 +69,19 @@ def place_call(context: Context, job: Job) -> None:
         sid = _control(context, placement.provider).place(
             to=placement.to, caller_id=placement.caller_id, url=f"{origin}{PREFIX}/connect/{call_id}",
             status_callback=f"{origin}{PREFIX}/voice/status?call={call_id}")
-    except CallRefused as error:
-        _placing_over(context, call_id)
-        raise GiveUp(str(error)) from error
-    except ProviderError:
-        _placing_over(context, call_id)  # the provider said no: nothing was placed, a retry may be
+    except ProviderError as error:  # the provider said no: nothing was placed
+        with UnitOfWork(context.sessions) as uow:
+            outbound.placing_failed(uow, call_id, for_good=isinstance(error, CallRefused))
+            uow.commit()
+        if isinstance(error, CallRefused):
+            raise GiveUp(str(error)) from error
         raise
     with UnitOfWork(context.sessions) as uow:
-        outbound.placed(uow, call_id, sid)
+        ended_meanwhile = outbound.placed(uow, call_id, sid)
         uow.commit()
-
-
-def _placing_over(context: Context, call_id: UUID) -> None:
-    with UnitOfWork(context.sessions) as uow:
-        outbound.placing_failed(uow, call_id)
-        uow.commit()
+    if ended_meanwhile:  # the agent hung up while the provider was placing it: stop it ringing
+        with contextlib.suppress(CallGone):
+            _control(context, placement.provider).hang_up(sid)
 
 
 def _control(context: Context, provider: str) -> CallControl:

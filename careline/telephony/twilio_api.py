@@ -138,7 +138,7 @@ def call_status(twilio: Signed, uow: Uow, _: Public, call: UUID | None = None) -
 @router.post("/connect/{call_id}")
 def connect_to_agent(call_id: UUID, request: Request, twilio: Signed, uow: Uow, _: Public) -> Response:
     settings: Settings = request.app.state.settings
-    return _twiml(request, twilio, calls.connect_turn(uow, call_id, record=settings.record_calls))
+    return _twiml(request, twilio, calls.connect_turn(uow, call_id, record=settings.record_calls, sid=twilio.sid))
 
 
 @router.post("/hold/{call_id}")

@@ -72,3 +72,22 @@ def test_pressing_1_while_an_offer_rings_keeps_the_caller_on_the_line(client: Te
     assert "<Hangup" not in pressed.text
     with sessions() as session:
         assert session.scalars(select(Interaction.channel)).one() == "voice"
+
+
+def test_an_agent_whose_phone_never_answered_can_be_bridged_again(client: TestClient, sessions: sessionmaker[Session],
+                                                                   alex: Staff, worker: Dispatcher,
+                                                                   fake_twilio: FakeTwilio) -> None:
+    call_id, _contact = answered(client, sessions, alex)
+    worker.drain()
+    post_signed(client, f"/telephony/twilio/connect/{call_id}", call_params(SID, CallStatus="in-progress"))
+
+    back = post_signed(client, "/telephony/twilio/dial-ended", call_params(SID, DialCallStatus="no-answer"))
+    assert "<Enqueue" in back.text
+    with UnitOfWork(sessions) as work:  # offered to Alex again, who answers this time
+        engine.run_pass(work)
+        offers.accept(work, alex.actor, open_offers(work, alex)[0].id)
+        work.commit()
+    worker.drain()
+
+    redirects = fake_twilio.to(fake_twilio.calls_path(SID))
+    assert [request.form["Url"] for request in redirects] == [f"{ORIGIN}/telephony/twilio/connect/{call_id}"] * 2

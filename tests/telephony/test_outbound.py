@@ -222,3 +222,19 @@ def test_a_placement_cut_off_mid_request_is_not_repeated(client: TestClient, ses
     with sessions() as session:
         assert session.scalars(select(OutboxMessage.status)).all() == ["dead"]
         assert session.get_one(Call, UUID(body["id"])).ended_at is not None
+
+
+def test_a_call_ended_before_the_worker_places_it_never_rings(client: TestClient, sessions: sessionmaker[Session],
+                                                               alex: tuple[Staff, dict[str, str]],
+                                                               fake_twilio: FakeTwilio, worker: Dispatcher) -> None:
+    staff, headers = alex
+    body: dict[str, Any] = dial(client, headers, number=PATIENT).json()
+    with UnitOfWork(sessions) as work:
+        interactions.end(work, staff.actor, UUID(body["interaction_id"]))
+        work.commit()
+
+    worker.drain()
+
+    assert fake_twilio.to(fake_twilio.calls_path()) == []
+    with sessions() as session:
+        assert session.get_one(Call, UUID(body["id"])).ended_at is not None

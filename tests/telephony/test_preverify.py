@@ -104,3 +104,22 @@ def test_the_public_api_cannot_claim_a_keypad_check(client: TestClient, uow: Uni
                            json={"channel": "voice", "queue": "scheduling", "preverified": ["birth_date"]})
 
     assert response.status_code == 422
+
+
+def test_a_caller_who_hangs_up_leaves_nothing_proved_behind(uow: UnitOfWork) -> None:
+    make_queue(uow, "scheduling")
+    make_queue(uow, "billing")
+    make_number(uow)
+    patient = make_patient(uow, birth_date=date(1961, 2, 3), phones=((CALLER, "mobile"),))
+    alex = make_agent(uow, "alex", available_at=utcnow() - timedelta(minutes=1))
+    sid = "CA" + "4" * 32
+    _call_in_line(uow, sid, "02031961")
+    engine.run_pass(uow)
+    offer = uow.session.query(Assignment).filter_by(agent_id=alex.id).one()
+    desktop.screen_pop(uow, alex.actor, POLICY, offer.id)  # the pop counted the keypad for Alex
+
+    calls.status_changed(uow, "twilio", sid, "completed")  # the caller gives up before Alex answers
+
+    view = access.open_360(uow, alex.actor, POLICY, patient.id)
+    assert isinstance(view, MaskedPatient)
+    assert view.preverified == []

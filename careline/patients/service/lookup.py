@@ -27,10 +27,11 @@ def lookup_by_phone(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, number
     return matches
 
 
-def count_on_number(uow: UnitOfWork, policy: PatientPolicy, number: str) -> int:
-    """How many patients are on a number: a count for machines (the IVR deciding whether to offer
-    self-identification), which discloses no record to anyone and so is not an audited read."""
-    return len(repository.by_phone(uow.session, e164(policy, number)))
+def ids_on_number(uow: UnitOfWork, policy: PatientPolicy, number: str) -> list[UUID]:
+    """The patients on a number, best match first, as ids only: for machines (the IVR deciding whether to
+    offer self-identification, routing attaching a caller's record to their contact). It shows no one any
+    part of a record, so it is not an audited read; the person who then opens the record is audited."""
+    return [row.id for row in repository.by_phone(uow.session, e164(policy, number))]
 
 
 def e164(policy: PatientPolicy, number: str) -> str:

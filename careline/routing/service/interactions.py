@@ -102,13 +102,13 @@ def _match_patient(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, interac
         interaction.address = data.address.strip().lower()
         return
     try:
-        matches = patient_lookup.lookup_by_phone(uow, actor, policy, data.address)
+        matches = patient_lookup.ids_on_number(uow, policy, data.address)
     except InvalidPhone as error:
         raise InvalidRoutingInput("address", str(error)) from error
     interaction.address = patient_lookup.e164(policy, data.address)
     if interaction.patient_id is None:
         interaction.candidates = len(matches)
-        interaction.patient_id = matches[0].id if len(matches) == 1 else None
+        interaction.patient_id = matches[0] if len(matches) == 1 else None
 
 
 def get(uow: UnitOfWork, interaction_id: UUID) -> InteractionRead:
@@ -251,8 +251,7 @@ def finish_due(uow: UnitOfWork, now: datetime) -> int:
 def _complete(uow: UnitOfWork, interaction: Interaction, agent: Agent | None, now: datetime, *,
               disposition: str | None, resolved: bool | None, kind: str) -> InteractionRead:
     interaction.status, interaction.closed_at = Status.completed, now
-    if agent is not None and interaction.preverified and interaction.patient_id is not None:
-        patient_access.forget_preverified(uow, agent.user_id, interaction.patient_id)
+    _forget_keypad(uow, interaction)
     interaction.disposition, interaction.resolved = disposition, resolved
     freed = offers.end_legs(uow, interaction, now)
     offers.settle_all(uow, freed, now)
@@ -260,8 +259,17 @@ def _complete(uow: UnitOfWork, interaction: Interaction, agent: Agent | None, no
     return read(uow, interaction)
 
 
+def _forget_keypad(uow: UnitOfWork, interaction: Interaction) -> None:
+    """The call is over: what its caller proved on the keypad stops counting for every agent it reached."""
+    if not interaction.preverified or interaction.patient_id is None:
+        return
+    for agent_id in repository.agents_offered(uow.session, interaction.id):
+        patient_access.forget_preverified(uow, setup.agent(uow, agent_id).user_id, interaction.patient_id)
+
+
 def _abandon(uow: UnitOfWork, interaction: Interaction, now: datetime) -> InteractionRead:
     interaction.status, interaction.abandoned_at = Status.abandoned, now
+    _forget_keypad(uow, interaction)
     freed = offers.end_legs(uow, interaction, now, status="withdrawn")
     interaction.agent_id = None
     offers.settle_all(uow, freed, now)

@@ -18,6 +18,7 @@ from careline.db import UnitOfWork, utcnow
 from careline.patients.errors import InvalidPhone
 from careline.patients.policy import PatientPolicy
 from careline.patients.service import lookup as patient_lookup
+from careline.routing.errors import WrongState
 from careline.routing.rules import WITHHELD_NUMBERS, Channel, Status
 from careline.routing.schemas import InteractionIn, InteractionRead, RequeueIn
 from careline.routing.service import interactions
@@ -36,6 +37,7 @@ END_ORDER = 3
 TERMINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 UNANSWERED = {"busy": "busy", "no-answer": "no_answer", "failed": "failed", "canceled": "no_answer"}
 NOT_IN_SERVICE = "Sorry, this number is not in service. Goodbye."
+PLACING = "place"  # Call.requested while the worker asks the provider to place an outbound call
 
 
 def provider_actor(provider: str) -> Actor:
@@ -197,9 +199,9 @@ def status_changed(uow: UnitOfWork, provider: str, sid: str, status: str, *, at:
         _note(uow, call, "callee_answered", at)
 
 
-def connect_turn(uow: UnitOfWork, call_id: UUID, *, record: bool) -> Turn:
+def connect_turn(uow: UnitOfWork, call_id: UUID, *, record: bool, sid: str | None = None) -> Turn:
     """The agent took the call: bridge the caller to their softphone or phone, after the announcement."""
-    call = _came_for(uow, call_id)
+    call = _came_for(uow, call_id, sid)
     contact = interactions.get(uow, call.interaction_id) if call.interaction_id else None
     if contact is None or contact.status != Status.connected or contact.agent_id is None:
         return _turn_now(uow, call, _config(uow, call))
@@ -241,7 +243,7 @@ def dial_ended(uow: UnitOfWork, provider: str, sid: str, dial_status: str, *, no
         return _turn_now(uow, call, _config(uow, call))
     interactions.record_event(uow, contact.id, "agent_unreachable", at=now, detail={"dial_status": dial_status})
     interactions.requeue(uow, provider_actor(provider), contact.id, RequeueIn(), now=now)
-    call.stage = Stage.waiting
+    call.stage, call.agent_id, call.requested = Stage.waiting, None, None
     return (ivr.say(call.language, "no_agent"), ivr.WaitInLine(_queue_name(uow, contact)))
 
 
@@ -310,9 +312,10 @@ def _on_waiting(
         return in_line(uow, call.provider, call.provider_sid or "", now=now)
     if not _callable(call.caller):
         return (ivr.say(call.language, "no_callback_number"), ivr.HoldMusic())
-    if interactions.get(uow, call.interaction_id).status != Status.queued:
+    try:
+        interactions.ask_callback(uow, provider_actor(call.provider), call.interaction_id, now=now)
+    except WrongState:
         return (ivr.HoldMusic(),)  # an agent is being offered the call this very moment: stay on the line
-    interactions.ask_callback(uow, provider_actor(call.provider), call.interaction_id, now=now)
     call.stage = Stage.callback
     return ivr.goodbye(call.language, "callback_confirmed")
 
@@ -361,14 +364,16 @@ def _queue(
 
 def _over(uow: UnitOfWork, call: Call, status: str, at: datetime) -> None:
     """The call is over. A caller still in line abandoned (at ``at``); one who asked for a callback keeps it."""
+    contact = interactions.get(uow, call.interaction_id) if call.interaction_id else None
+    if contact is not None:
+        # The provider's clock and ours differ (its stamps are whole seconds): never end before the last stage.
+        stamps = (contact.queued_at, contact.offered_at, contact.answered_at, contact.held_at, contact.transferred_at)
+        at = max([at, *(stamp for stamp in stamps if stamp and stamp <= utcnow())])
     call.ended_at, call.stage = at, Stage.ended if call.stage != Stage.callback else call.stage
-    if call.interaction_id is None:
+    if contact is None:
         return  # hung up in the IVR, before becoming a contact
-    contact = interactions.get(uow, call.interaction_id)
     if contact.channel == Channel.callback and contact.status == Status.queued:
         return
-    # The provider's clock and ours differ (and its stamps are whole seconds): never end before the last stage.
-    at = max([at, *(stamp for stamp in (contact.queued_at, contact.offered_at, contact.answered_at) if stamp)])
     if call.direction == "outbound" and status in UNANSWERED:
         _note(uow, call, UNANSWERED[status], at)
     interactions.end(uow, provider_actor(call.provider), contact.id, now=at)
@@ -431,12 +436,19 @@ def _try_again(call: Call) -> bool:
     return call.tries < ivr.MAX_TRIES
 
 
-def _came_for(uow: UnitOfWork, call_id: UUID) -> Call:
-    """The call whose provider came for the instructions Careline sent it to: what was asked is done."""
+def _came_for(uow: UnitOfWork, call_id: UUID, sid: str | None = None) -> Call:
+    """The call whose provider came for the instructions Careline sent it to: what was asked is done.
+
+    An outbound call comes for its first turn when the patient answers, perhaps before the worker has
+    stored its id: the request brings it. The placing mark stays until the worker has heard back.
+    """
     call = repository.get(uow.session, Call, call_id, for_update=True)
     if call is None:
         raise UnknownCall()
-    call.requested = None
+    if sid and call.provider_sid is None:
+        call.provider_sid = sid
+    if call.requested != PLACING:
+        call.requested = None
     return call
 
 
@@ -484,6 +496,6 @@ def _candidates(uow: UnitOfWork, policy: PatientPolicy, call: Call) -> int:
     if not _callable(call.caller):
         return 0
     try:
-        return patient_lookup.count_on_number(uow, policy, call.caller or "")
+        return len(patient_lookup.ids_on_number(uow, policy, call.caller or ""))
     except InvalidPhone:
         return 0

@@ -33,7 +33,11 @@ class Instruction:
 
 
 def next_instruction(uow: UnitOfWork, interaction_id: UUID) -> Instruction | None:
-    """What the provider must do with the contact's call now; None if nothing (or it was already asked)."""
+    """What the provider must do with the contact's call now; None if nothing (or it was already asked).
+
+    The instruction is marked as asked in this transaction, which the caller commits before asking the
+    provider: a second dispatcher, or a second outbox row, then finds it asked and sends nothing.
+    """
     call = repository.call_of_interaction(uow.session, interaction_id, for_update=True)
     if call is None or call.ended_at is not None or call.provider_sid is None:
         return None
@@ -44,18 +48,22 @@ def next_instruction(uow: UnitOfWork, interaction_id: UUID) -> Instruction | Non
     key = f"{action}:{contact.agent_id}" if action == "connect" else action
     if call.requested == key:
         return None
+    call.requested = key
     return Instruction(call.id, call.provider, call.provider_sid, action, key)
 
 
-def requested(uow: UnitOfWork, instruction: Instruction) -> None:
-    """The provider took the instruction: remember it until the provider comes for the call's next turn."""
-    call = repository.get(uow.session, Call, instruction.call_id, for_update=True)
-    if call is None:
-        return
-    call.requested = instruction.key
-    if call.provider == SIMULATED and instruction.action == "hang_up":
+def sent(uow: UnitOfWork, instruction: Instruction) -> None:
+    """The provider took the instruction."""
+    if instruction.provider == SIMULATED and instruction.action == "hang_up":
         # The stand-in provider sends no status callbacks: the call is over because we hung it up.
         calls.status_changed(uow, SIMULATED, instruction.sid, "completed")
+
+
+def not_sent(uow: UnitOfWork, instruction: Instruction) -> None:
+    """The provider did not take it (an outage): a retry may ask again."""
+    call = repository.get(uow.session, Call, instruction.call_id, for_update=True)
+    if call is not None and call.requested == instruction.key:
+        call.requested = None
 
 
 def next_action(call: Call, contact: InteractionRead) -> str | None:

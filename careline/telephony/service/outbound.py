@@ -24,10 +24,10 @@ from careline.telephony.errors import InvalidTelephonyInput, NotConfigured, Plac
 from careline.telephony.ivr import Stage
 from careline.telephony.models import Call
 from careline.telephony.schemas import CallRead, DialIn
+from careline.telephony.service.calls import PLACING
 from careline.worker import outbox
 
 PLACE_CALL = "telephony.place_call"
-PLACING = "place"
 
 
 def dial(
@@ -99,28 +99,45 @@ def start_placing(uow: UnitOfWork, call_id: UUID) -> Placement | None:
     call = repository.get(uow.session, Call, call_id, for_update=True)
     if call is None or call.provider_sid is not None or call.ended_at is not None:
         return None
-    if call.requested == PLACING:
+    if not _still_wanted(uow, call):  # the agent ended the contact before the worker got to it
         call.ended_at = utcnow()
-        if call.interaction_id is not None:
-            interactions.record_event(uow, call.interaction_id, "failed", at=call.ended_at,
-                                      detail={"reason": "placing was cut off; not repeated"})
+        return None
+    if call.requested == PLACING:
+        _give_up(uow, call, "placing was cut off; not repeated")
         raise PlacementUnsure()
     call.requested = PLACING
     return Placement(call.id, call.provider, call.called or "", call.caller or "")
 
 
-def placed(uow: UnitOfWork, call_id: UUID, sid: str) -> None:
+def placed(uow: UnitOfWork, call_id: UUID, sid: str) -> bool:
+    """Keep the provider's id; True if the contact ended meanwhile, so the new call must be hung up."""
     call = repository.get(uow.session, Call, call_id, for_update=True)
-    if call is not None:
-        call.provider_sid = call.provider_sid or sid  # a status callback may have brought the id first
-        call.requested = None
+    if call is None:
+        return False
+    call.provider_sid = call.provider_sid or sid  # the patient's answer may have brought the id first
+    call.requested = None
+    return not _still_wanted(uow, call)
 
 
-def placing_failed(uow: UnitOfWork, call_id: UUID) -> None:
-    """The provider said no before placing anything: a retry may place it."""
+def placing_failed(uow: UnitOfWork, call_id: UUID, *, for_good: bool) -> None:
+    """The provider said no before placing anything: a retry may place it, unless it refused for good."""
     call = repository.get(uow.session, Call, call_id, for_update=True)
-    if call is not None and call.requested == PLACING:
-        call.requested = None
+    if call is None or call.requested != PLACING:
+        return
+    call.requested = None
+    if for_good:
+        _give_up(uow, call, "the provider refused the call")
+
+
+def _still_wanted(uow: UnitOfWork, call: Call) -> bool:
+    return call.interaction_id is None or interactions.get(uow, call.interaction_id).status == Status.connected
+
+
+def _give_up(uow: UnitOfWork, call: Call, reason: str) -> None:
+    """The call will not ring: it is over, and the agent's contact says why."""
+    call.ended_at = utcnow()
+    if call.interaction_id is not None:
+        interactions.record_event(uow, call.interaction_id, "failed", at=call.ended_at, detail={"reason": reason})
 
 
 def calls_of(uow: UnitOfWork, actor: Actor, interaction_id: UUID) -> list[CallRead]:
