@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from uuid import uuid4
 
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from careline.actor import Role
-from careline.db import UnitOfWork
+from careline.db import UnitOfWork, make_engine
 from careline.routes import ROUTERS
 from careline.web.csrf import PRESESSION_COOKIE, SESSION_COOKIE, token_for
 from careline.web.deps import access_of, api_routes
 from tests.conftest import TEST_SECRET
 from tests.factories.auth import make_api_token, make_session, make_user
 from tests.factories.patients import make_alert, make_patient
+from tests.support.databases import DatabaseFactory, database_factory
 
 ANONYMOUS = "anonymous"
 PUBLIC = None
@@ -183,6 +186,21 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str | None] = {
     ("POST", "/admin/phone-numbers"): ADMIN,
     ("POST", "/admin/phone-numbers/{number}/deactivate"): ADMIN,
 }
+
+
+@pytest.fixture(scope="module")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+    """Who may call a route does not depend on the database engine: this, the longest file of the suite, runs on
+    the embedded one only (every route's own tests run on both)."""
+    with database_factory("sqlite", tmp_path_factory.mktemp("role-matrix")) as factory:
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def engine(databases: DatabaseFactory) -> Iterator[Engine]:
+    engine = make_engine(databases.fresh())
+    yield engine
+    engine.dispose()
 
 
 @dataclass(frozen=True)
