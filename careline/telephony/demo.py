@@ -6,22 +6,17 @@ from __future__ import annotations
 
 from careline.actor import Actor
 from careline.db import UnitOfWork
-from careline.telephony.schemas import IvrConfig, MenuOption, NumberIn, NumberRead
+from careline.telephony.schemas import DEFAULT_MENU, IvrConfig, NumberIn, NumberRead
 from careline.telephony.service import numbers
 
 # 555-01xx is reserved for fiction; the demo's patients and its unknown callers never use this one.
 DEMO_NUMBER = "+18005550100"
-MENU = (
-    MenuOption(digit="1", option="appointments", queue="scheduling"),
-    MenuOption(digit="2", option="tests", queue="scheduling"),
-    MenuOption(digit="3", option="prescriptions", queue="prescriptions"),
-    MenuOption(digit="4", option="billing", queue="billing"),
-    MenuOption(digit="5", option="nurse", queue="nurse"),
-    MenuOption(digit="0", option="operator", queue="scheduling"),
-)
+# The usual menu; the demo has no operator's queue of its own, so the operator is the scheduling desk.
+MENU = [item if item.option != "operator" else item.model_copy(update={"queue": "scheduling"})
+        for item in DEFAULT_MENU]
 # No opening hours: the demo answers whenever someone tries it (the queues keep their own hours).
 DEMO_LINE = NumberIn(number=DEMO_NUMBER, label="Demo center main line",
-                     ivr=IvrConfig(languages=["en", "es"], menu=list(MENU), after_hours_queue="scheduling"))
+                     ivr=IvrConfig(languages=["en", "es"], menu=MENU, after_hours_queue="scheduling"))
 
 
 def ensure_number(uow: UnitOfWork, actor: Actor) -> NumberRead:

@@ -19,7 +19,7 @@ from careline.worker.runner import Dispatcher
 from tests.factories.routing import Staff, make_agent, open_offers
 from tests.factories.telephony import ORIGIN, call_params, post_signed
 from tests.support.fake_twilio import FakeTwilio
-from tests.telephony.test_twilio_rest import SID, alex, answered, rest_settings, worker
+from tests.telephony.test_twilio_rest import SID, alex, answered, bridged, rest_settings, worker
 
 __all__ = ["alex", "rest_settings", "worker"]  # the fixtures these tests share with the REST tests
 
@@ -29,9 +29,7 @@ def test_a_warm_transfer_moves_the_call_to_the_colleague(client: TestClient, ses
                                                          fake_twilio: FakeTwilio) -> None:
     blair = make_agent(uow, "blair", available_at=utcnow() - timedelta(seconds=10))  # Alex is idle longer
     uow.commit()
-    call_id, contact_id = answered(client, sessions, alex)
-    worker.drain()
-    post_signed(client, f"/telephony/twilio/connect/{call_id}", call_params(SID, CallStatus="in-progress"))
+    call_id, contact_id = bridged(client, sessions, alex, worker)
 
     with UnitOfWork(sessions) as work:
         interactions.transfer(work, alex.actor, contact_id, TransferIn(mode="warm", agent_id=blair.id))
@@ -77,9 +75,7 @@ def test_pressing_1_while_an_offer_rings_keeps_the_caller_on_the_line(client: Te
 def test_an_agent_whose_phone_never_answered_can_be_bridged_again(client: TestClient, sessions: sessionmaker[Session],
                                                                    alex: Staff, worker: Dispatcher,
                                                                    fake_twilio: FakeTwilio) -> None:
-    call_id, _contact = answered(client, sessions, alex)
-    worker.drain()
-    post_signed(client, f"/telephony/twilio/connect/{call_id}", call_params(SID, CallStatus="in-progress"))
+    call_id, _contact = bridged(client, sessions, alex, worker)
 
     back = post_signed(client, "/telephony/twilio/dial-ended", call_params(SID, DialCallStatus="no-answer"))
     assert "<Enqueue" in back.text

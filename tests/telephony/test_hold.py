@@ -1,5 +1,5 @@
 """Hold on a Twilio call: the worker moves the caller to hold music when the agent holds, and bridges them back
-to the agent when they resume; the hold time is counted on the contact."""
+to the agent when they resume."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from careline.worker.runner import Dispatcher
 from tests.factories.routing import Staff
 from tests.factories.telephony import ORIGIN, call_params, post_signed
 from tests.support.fake_twilio import FakeTwilio
-from tests.telephony.test_twilio_rest import SID, alex, answered, rest_settings, worker
+from tests.telephony.test_twilio_rest import SID, alex, answered, bridged, rest_settings, worker
 
 __all__ = ["alex", "rest_settings", "worker"]  # the fixtures these tests share with the REST tests
 
@@ -21,9 +21,7 @@ __all__ = ["alex", "rest_settings", "worker"]  # the fixtures these tests share 
 def test_hold_plays_music_and_resume_bridges_the_agent_again(client: TestClient, sessions: sessionmaker[Session],
                                                              alex: Staff, worker: Dispatcher,
                                                              fake_twilio: FakeTwilio) -> None:
-    call_id, contact_id = answered(client, sessions, alex)
-    worker.drain()
-    post_signed(client, f"/telephony/twilio/connect/{call_id}", call_params(SID, CallStatus="in-progress"))
+    call_id, contact_id = bridged(client, sessions, alex, worker)
 
     with UnitOfWork(sessions) as work:
         interactions.hold(work, alex.actor, contact_id)

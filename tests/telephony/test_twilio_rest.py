@@ -65,6 +65,15 @@ def answered(client: TestClient, sessions: sessionmaker[Session], alex: Staff) -
         return call.id, call.interaction_id
 
 
+def bridged(client: TestClient, sessions: sessionmaker[Session], alex: Staff, worker: Dispatcher) -> tuple[UUID, UUID]:
+    """As ``answered``, and the worker's redirect has been followed: the caller is talking to Alex."""
+    call_id, contact_id = answered(client, sessions, alex)
+    worker.drain()
+    connect = post_signed(client, f"/telephony/twilio/connect/{call_id}", call_params(SID, CallStatus="in-progress"))
+    assert f"<Client>agent-{alex.id}</Client>" in connect.text
+    return call_id, contact_id
+
+
 def outbox(sessions: sessionmaker[Session]) -> list[OutboxMessage]:
     with sessions() as session:
         return list(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == VOICE_CHANGED)
@@ -86,10 +95,7 @@ def test_an_accepted_call_is_redirected_to_the_agent(client: TestClient, session
 
 def test_a_cold_transfer_puts_the_call_back_in_line(client: TestClient, sessions: sessionmaker[Session], alex: Staff,
                                                     worker: Dispatcher, fake_twilio: FakeTwilio) -> None:
-    call_id, contact_id = answered(client, sessions, alex)
-    worker.drain()
-    bridge = post_signed(client, f"/telephony/twilio/connect/{call_id}", call_params(SID, CallStatus="in-progress"))
-    assert f"<Client>agent-{alex.id}</Client>" in bridge.text
+    call_id, contact_id = bridged(client, sessions, alex, worker)
     with UnitOfWork(sessions) as work:
         interactions.transfer(work, alex.actor, contact_id, TransferIn(queue="scheduling"))
         work.commit()
@@ -103,9 +109,7 @@ def test_a_cold_transfer_puts_the_call_back_in_line(client: TestClient, sessions
 
 def test_the_agents_end_hangs_the_call_up(client: TestClient, sessions: sessionmaker[Session], alex: Staff,
                                           worker: Dispatcher, fake_twilio: FakeTwilio) -> None:
-    call_id, contact_id = answered(client, sessions, alex)
-    worker.drain()
-    post_signed(client, f"/telephony/twilio/connect/{call_id}", call_params(SID, CallStatus="in-progress"))
+    _call_id, contact_id = bridged(client, sessions, alex, worker)
     with UnitOfWork(sessions) as work:
         interactions.end(work, alex.actor, contact_id)
         work.commit()

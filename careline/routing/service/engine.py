@@ -220,8 +220,7 @@ def _write_offers(uow: UnitOfWork, pairs: Sequence[tuple[Waiting, Seat]], now: d
         assignments.append({"id": assignment_id, "interaction_id": item.id, "agent_id": seat.id, "kind": item.kind,
                             "role": "primary", "status": "offered", "offered_at": now, "expires_at": expires})
         history.append(offers.event(item.id, now, "offered", agent_id=seat.id, queue_id=item.queue.id))
-        uow.notify(f"agent:{seat.id}", {"type": "offer", "assignment_id": str(assignment_id),
-                                        "interaction_id": str(item.id), "expires_at": expires.isoformat()})
+        offers.tell_offered(uow, seat.id, assignment_id, item.id, expires)
         uow.notify("center", {"type": "interaction", "event": "offered", "interaction_id": str(item.id),
                               "status": "offered"})
     repository.insert_assignments(session, assignments)

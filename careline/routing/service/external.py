@@ -47,8 +47,6 @@ def start_outbound(
     now = now or utcnow()
     me = setup.lock_agent(uow, setup.agent_of(uow, actor).id)
     target = setup.queue_named(uow, queue)
-    if not repository.reserve_direct(uow.session, me.id, "voice"):
-        raise NoCapacity()
     contact = Interaction(
         id=uuid4(),
         channel=Channel.outbound,
@@ -66,29 +64,11 @@ def start_outbound(
     if patient_id is not None:
         contact.patient_id, contact.candidates = patient_records.patient_to_read(uow, actor, patient_id).id, 1
     repository.add(uow.session, contact)
-    repository.add(
-        uow.session,
-        Assignment(
-            interaction_id=contact.id,
-            agent_id=me.id,
-            kind="voice",
-            role="primary",
-            status="accepted",
-            offered_at=now,
-            accepted_at=now,
-            expires_at=now + timedelta(seconds=OWN_LEG_SECONDS),
-        ),
-    )
-    repository.add_events(
-        uow.session,
-        [
-            event(contact.id, now, "created", agent_id=me.id, queue_id=target.id, detail={"channel": Channel.outbound}),
-            event(contact.id, now, "dialled", agent_id=me.id, queue_id=target.id),
-        ],
-    )
-    uow.session.refresh(me)
-    if me.state == AgentState.available:
-        change_state(uow, me, AgentState.busy, now)
+    _leg(uow, contact, me, "accepted", now, must_hold=True)
+    repository.add_events(uow.session, [
+        event(contact.id, now, "created", agent_id=me.id, queue_id=target.id, detail={"channel": Channel.outbound}),
+        event(contact.id, now, "dialled", agent_id=me.id, queue_id=target.id)])
+    _taken(uow, me, now)
     announce(uow, contact, "dialled", me.id)
     return read(uow, contact)
 
@@ -127,8 +107,7 @@ def offer_to_extension(uow: UnitOfWork, interaction_id: UUID, extension: str, *,
     contact.offered_at = contact.offered_at or now
     repository.add_events(uow.session, [event(contact.id, now, "offered", agent_id=agent.id,
                                               queue_id=contact.queue_id, detail={"by": "pbx"})])
-    uow.notify(f"agent:{agent.id}", {"type": "offer", "assignment_id": str(leg.id), "interaction_id": str(contact.id),
-                                     "expires_at": leg.expires_at.isoformat()})
+    offers.tell_offered(uow, agent.id, leg.id, contact.id, leg.expires_at)
     announce(uow, contact, "offered")
     return read(uow, contact)
 
@@ -150,8 +129,7 @@ def answered_by_extension(uow: UnitOfWork, interaction_id: UUID, extension: str,
                                                             status="accepted", now=now):
         _leg(uow, contact, agent, "accepted", now)
     else:  # accepted on the agent's phone, not on the desktop: its offer banner goes
-        uow.notify(f"agent:{agent.id}", {"type": "offer_gone", "assignment_id": str(mine.id),
-                                         "interaction_id": str(contact.id), "reason": "answered"})
+        offers.tell_gone(uow, mine, contact, "answered")
     contact.status, contact.agent_id = Status.connected, agent.id
     contact.offered_at, contact.answered_at = contact.offered_at or now, contact.answered_at or now
     _taken(uow, agent, now)
@@ -174,9 +152,7 @@ def transferred_to_extension(uow: UnitOfWork, interaction_id: UUID, extension: s
     if contact.status != Status.connected or contact.agent_id == agent.id:
         return read(uow, contact)
     previous = contact.agent_id
-    if contact.held_at is not None:  # the hold ends with the hand-over
-        contact.hold_seconds += int((now - contact.held_at).total_seconds())
-        contact.held_at = None
+    interactions.stop_hold(contact, now)  # the hold ends with the hand-over
     freed = offers.end_legs(uow, contact, now)
     _leg(uow, contact, agent, "accepted", now)
     contact.agent_id, contact.transferred_at = agent.id, now
@@ -202,11 +178,16 @@ def agent_at(uow: UnitOfWork, extension: str) -> Agent:
     return found
 
 
-def _leg(uow: UnitOfWork, contact: Interaction, agent: Agent, status: str, now: datetime) -> Assignment:
-    """The agent's voice leg of a PBX-routed call. Capacity is reserved as for any offer when there is room, so
-    the engine does not offer the agent a second call while their phone rings or they talk. The PBX decides who
-    is on the phone, so an agent who is offline or at capacity in Careline still gets the leg, holding nothing."""
-    kind = "voice" if repository.reserve_direct(uow.session, agent.id, "voice") else UNRESERVED
+def _leg(uow: UnitOfWork, contact: Interaction, agent: Agent, status: str, now: datetime, *,
+         must_hold: bool = False) -> Assignment:
+    """The agent's voice leg of a call placed or routed outside the engine. Capacity is reserved as for any offer
+    when there is room, so the engine does not offer the agent a second call while their phone rings or they
+    talk. An agent's own call needs a free line (``must_hold``); but the PBX decides who is on the phone, so an
+    agent who is offline or at capacity in Careline still gets a PBX call's leg, holding nothing."""
+    reserved = repository.reserve_direct(uow.session, agent.id, "voice")
+    if must_hold and not reserved:
+        raise NoCapacity()
+    kind = "voice" if reserved else UNRESERVED
     leg = Assignment(interaction_id=contact.id, agent_id=agent.id, kind=kind, role="primary", status=status,
                      offered_at=now, accepted_at=now if status == "accepted" else None,
                      expires_at=now + timedelta(seconds=PBX_OFFER_SECONDS if status == "offered"

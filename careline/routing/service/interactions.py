@@ -183,7 +183,7 @@ def resume(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *, now: datetime
     now = now or utcnow()
     interaction, agent = _mine(uow, actor, interaction_id, Status.connected)
     if interaction.held_at is not None:
-        _stop_hold(interaction, now)
+        stop_hold(interaction, now)
         _log(uow, interaction, now, "resumed", agent)
         tell_provider(uow, interaction)
     return read(uow, interaction)
@@ -201,7 +201,7 @@ def end(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *, now: datetime | 
     if interaction.status in (Status.queued, Status.offered) and actor.role != Role.agent:
         return _abandon(uow, interaction, now)
     interaction, agent = _mine(uow, actor, interaction_id, Status.connected)
-    _stop_hold(interaction, now)
+    stop_hold(interaction, now)
     interaction.ended_at = now
     tell_provider(uow, interaction)
     freed = offers.end_legs(uow, interaction, now, keep=_primary_leg(uow, interaction))
@@ -288,7 +288,7 @@ def transfer(uow: UnitOfWork, actor: Actor, interaction_id: UUID, data: Transfer
         return _invite(uow, interaction, agent, data.agent_id, now)  # type: ignore[arg-type]
     target = setup.queue_named(uow, data.queue) if data.queue else setup.queue_by_id(uow, interaction.queue_id)
     wanted = setup.agent(uow, data.agent_id) if data.agent_id else None
-    _stop_hold(interaction, now)
+    stop_hold(interaction, now)
     freed = offers.end_legs(uow, interaction, now)
     interaction.status, interaction.agent_id, interaction.transferred_at = Status.queued, None, now
     if agent is not None:  # not straight back to the one who passed it on (the decline cool-down)
@@ -316,8 +316,7 @@ def _invite(uow: UnitOfWork, interaction: Interaction, agent: Agent | None, targ
                      offered_at=now, expires_at=now + timedelta(seconds=queue.offer_seconds))
     repository.add(uow.session, leg)
     _log(uow, interaction, now, "consult_offered", agent, {"to_agent": str(target.id)})
-    uow.notify(f"agent:{target.id}", {"type": "offer", "assignment_id": str(leg.id),
-                                      "interaction_id": str(interaction.id)})
+    offers.tell_offered(uow, target.id, leg.id, interaction.id, leg.expires_at)
     return read(uow, interaction)
 
 
@@ -351,7 +350,7 @@ def requeue(uow: UnitOfWork, actor: Actor, interaction_id: UUID, data: RequeueIn
                          "contact can be put back in line.")
     target = setup.queue_named(uow, data.queue) if data.queue else setup.queue_by_id(uow, interaction.queue_id)
     freed = offers.end_legs(uow, interaction, now)
-    _stop_hold(interaction, now)
+    stop_hold(interaction, now)
     interaction.status, interaction.agent_id, interaction.wanted_agent_id = Status.queued, None, None
     interaction.queue_id, interaction.entered_queue_at, interaction.step = target.id, now, 0  # a new wait
     if data.priority is not None:
@@ -419,7 +418,8 @@ def _primary_leg(uow: UnitOfWork, interaction: Interaction) -> UUID | None:
     return next((leg.id for leg in legs if leg.role == "primary"), None)
 
 
-def _stop_hold(interaction: Interaction, now: datetime) -> None:
+def stop_hold(interaction: Interaction, now: datetime) -> None:
+    """The hold ends (resumed, transferred, hung up): its seconds are added to the contact's hold time."""
     if interaction.held_at is not None:
         interaction.hold_seconds += int((now - interaction.held_at).total_seconds())
         interaction.held_at = None

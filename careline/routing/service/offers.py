@@ -155,7 +155,7 @@ def _undo_offer(uow: UnitOfWork, interaction: Interaction, assignment: Assignmen
         uow.session.refresh(interaction)
     repository.add_events(uow.session, [event(interaction.id, now, kind, agent_id=assignment.agent_id,
                                               queue_id=interaction.queue_id, detail=detail)])
-    _tell_gone(uow, assignment, interaction, kind)
+    tell_gone(uow, assignment, interaction, kind)
     uow.notify("routing", {"type": "requeued"})
     announce(uow, interaction, kind)
 
@@ -173,11 +173,18 @@ def end_legs(uow: UnitOfWork, interaction: Interaction, now: datetime, *, status
             repository.release(uow.session, assignment.agent_id, assignment.kind, now)
             freed.append(assignment.agent_id)
             if final == "withdrawn":
-                _tell_gone(uow, assignment, interaction, "caller_left" if status == "withdrawn" else "taken_back")
+                tell_gone(uow, assignment, interaction, "caller_left" if status == "withdrawn" else "taken_back")
     return freed
 
 
-def _tell_gone(uow: UnitOfWork, assignment: Assignment, interaction: Interaction, reason: str) -> None:
+def tell_offered(uow: UnitOfWork, agent_id: UUID, assignment_id: UUID, interaction_id: UUID,
+                 expires_at: datetime) -> None:
+    """The agent's desktop pops the offer, with its countdown."""
+    uow.notify(f"agent:{agent_id}", {"type": "offer", "assignment_id": str(assignment_id),
+                                     "interaction_id": str(interaction_id), "expires_at": expires_at.isoformat()})
+
+
+def tell_gone(uow: UnitOfWork, assignment: Assignment, interaction: Interaction, reason: str) -> None:
     """The agent's desktop drops the offer, and can say why (timed out, declined, left, the caller hung up)."""
     uow.notify(f"agent:{assignment.agent_id}", {"type": "offer_gone", "assignment_id": str(assignment.id),
                                                 "interaction_id": str(interaction.id), "reason": reason})
