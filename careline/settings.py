@@ -55,6 +55,31 @@ class Settings(BaseSettings):
     cti_secret: str | None = Field(default=None, min_length=MIN_SECRET_LENGTH)
     cti_default_queue: str = Field(default="general", min_length=1, max_length=60)
 
+    sms_provider: str = Field(default="sink", pattern="^(sink|twilio)$")
+    sms_sender: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$",
+                                   description="The number texts come from when the patient did not write first")
+    twilio_messaging_service_sid: str | None = Field(default=None, pattern=r"^MG[0-9a-fA-F]{32}$")
+    sms_rate_per_sender: int = Field(default=10, ge=0, description="Texts per second from one number; 0 = off")
+    sms_rate_global: int = Field(default=100, ge=0, description="Texts per second in all; 0 = off")
+    email_provider: str = Field(default="sink", pattern="^(sink|smtp)$")
+    email_from: str = Field(default="Careline <care@careline.localhost>", min_length=3)
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_security: str = Field(default="starttls", pattern="^(starttls|tls|none)$")
+    smtpd_host: str = "127.0.0.1"
+    smtpd_port: int = Field(default=8025, ge=1, le=65535)
+    email_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, description="A larger inbound e-mail bounces")
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Per inbound attachment")
+    email_webhook_secret: str | None = Field(default=None, min_length=MIN_SECRET_LENGTH)
+    chat_origins: str = Field(default="", description="Websites allowed to embed the chat widget, comma-separated")
+    messaging_queue: str = Field(default="scheduling", min_length=1, max_length=60)
+    messaging_queue_es: str | None = Field(default="scheduling-es", max_length=60)
+    center_name: str = Field(default="Careline Health", min_length=1, max_length=100)
+    center_phone: str | None = Field(default=None, description="Said in the HELP reply")
+    sink_file: Path | None = Field(default=None, description="Defaults to sent-messages.jsonl in the data dir")
+
     outbox_max_age_minutes: int = Field(default=24 * 60, ge=1, description="Then a message is given up")
     log_level: str = Field(default="INFO", pattern="^(?i:debug|info|warning|error|critical)$")
     log_format: str = Field(default="json", pattern="^(json|console)$")
@@ -79,6 +104,10 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'careline.db'}"
+
+    @property
+    def effective_sink_file(self) -> Path:
+        return self.sink_file or self.data_dir / "sent-messages.jsonl"
 
     @cached_property
     def effective_secret_key(self) -> str:

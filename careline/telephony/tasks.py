@@ -15,7 +15,7 @@ from careline.telephony.errors import PlacementUnsure
 from careline.telephony.service import control, outbound
 from careline.telephony.service.outbound import PLACE_CALL
 from careline.telephony.twiml import PREFIX
-from careline.worker.runner import Context, GiveUp, Handler, Job
+from careline.worker.runner import Context, GiveUp, Job, Task, one_at_a_time
 
 VOICE_PROVIDERS = "voice"  # Context.providers key: {provider name: CallControl}
 
@@ -97,4 +97,4 @@ def _origin(context: Context, provider: str) -> str:
     return context.settings.public_url or "http://careline.invalid"
 
 
-HANDLERS: dict[str, Handler] = {VOICE_CHANGED: follow_contact, PLACE_CALL: place_call}
+TASKS: dict[str, Task] = {VOICE_CHANGED: one_at_a_time(follow_contact), PLACE_CALL: one_at_a_time(place_call)}

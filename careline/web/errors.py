@@ -26,6 +26,7 @@ from careline.auth.errors import (
     UsernameTaken,
     UserNotFound,
 )
+from careline.messaging import errors as messaging_errors
 from careline.patients.errors import (
     DuplicatePatient,
     IdentityNotVerified,
@@ -79,6 +80,13 @@ DOMAIN_STATUS: dict[type[Exception], int] = {
     telephony_errors.UnknownCall: 404,
     telephony_errors.InvalidTelephonyInput: 422,
     telephony_errors.NotConfigured: 409,
+    messaging_errors.InvalidMessage: 422,
+    messaging_errors.NotFound: 404,
+    messaging_errors.Blocked: 409,
+    messaging_errors.NoAddress: 409,
+    messaging_errors.ChatClosed: 410,
+    messaging_errors.TooManyTries: 429,
+    messaging_errors.TooLarge: 413,
 }
 
 
@@ -137,7 +145,8 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 
 def _error_fields(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, InvalidUserInput | InvalidPatientInput | InvalidSchedulingInput
-                  | routing_errors.InvalidRoutingInput | telephony_errors.InvalidTelephonyInput):
+                  | routing_errors.InvalidRoutingInput | telephony_errors.InvalidTelephonyInput
+                  | messaging_errors.InvalidMessage):
         return {"field": exc.field}
     if isinstance(exc, SlotTaken):
         return {"next_options": [option.model_dump(mode="json") for option in exc.next_options]}
@@ -193,6 +202,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SchedulingError, _domain_error)
     app.add_exception_handler(routing_errors.RoutingError, _domain_error)
     app.add_exception_handler(telephony_errors.TelephonyError, _domain_error)
+    app.add_exception_handler(messaging_errors.MessagingError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(sqlalchemy.exc.TimeoutError, _database_busy)
     app.add_exception_handler(sqlalchemy.exc.OperationalError, _database_busy)

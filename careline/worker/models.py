@@ -34,3 +34,4 @@ class OutboxMessage(Base):
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(300))
+    redriven_at: Mapped[datetime | None]  # an admin sent a given-up row again: its age counts from then

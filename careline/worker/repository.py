@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -40,9 +40,21 @@ def lease_due(session: Session, now: datetime, *, limit: int, lease: timedelta) 
     return rows
 
 
-def mark_sent(session: Session, message_id: UUID, now: datetime) -> None:
+def mark_sent(session: Session, message_ids: Sequence[UUID], now: datetime) -> None:
+    if message_ids:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(message_ids))
+            .values(status="sent", sent_at=now, last_error=None)
+        )
+
+
+def postpone(session: Session, message_id: UUID, due_at: datetime, reason: str) -> None:
+    """Due again at ``due_at``, and the lease's attempt given back: waiting is not failing."""
     session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == message_id).values(status="sent", sent_at=now, last_error=None)
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
+        .values(due_at=due_at, attempts=OutboxMessage.attempts - 1, last_error=reason[:300])
     )
 
 
@@ -58,6 +70,33 @@ def give_up(session: Session, message_id: UUID, error: str) -> None:
     session.execute(
         update(OutboxMessage).where(OutboxMessage.id == message_id).values(status="dead", last_error=error[:300])
     )
+
+
+def redrive(session: Session, message_ids: Sequence[UUID], now: datetime) -> int:
+    """Given-up rows pending again, due now, with a fresh count of attempts and a fresh age."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == "dead")
+        .values(status="pending", attempts=0, due_at=now, redriven_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def dead(session: Session, *, kind: str | None = None, limit: int) -> Sequence[OutboxMessage]:
+    query = select(OutboxMessage).where(OutboxMessage.status == "dead")
+    if kind:
+        query = query.where(OutboxMessage.kind == kind)
+    return session.scalars(query.order_by(OutboxMessage.created_at.desc()).limit(limit)).all()
+
+
+def counts(session: Session) -> list[tuple[str, str, int]]:
+    """(kind, status, rows) for every kind and status present."""
+    query = (
+        select(OutboxMessage.kind, OutboxMessage.status, func.count())
+        .group_by(OutboxMessage.kind, OutboxMessage.status)
+        .order_by(OutboxMessage.kind, OutboxMessage.status)
+    )
+    return [(kind, status, int(rows)) for kind, status, rows in session.execute(query)]
 
 
 def of_kind(session: Session, kind: str, *, status: str | None = None) -> Sequence[OutboxMessage]:

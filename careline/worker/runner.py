@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +36,15 @@ class GiveUp(Exception):
     """Raised by a handler when trying again cannot help (the call is long over, the number is invalid)."""
 
 
+class Later(Exception):
+    """Not now, and not a failure: run the row again at ``until`` (quiet hours, a rate limit, an earlier
+    message in the same thread still on its way). It does not count as an attempt."""
+
+    def __init__(self, until: datetime, reason: str) -> None:
+        super().__init__(reason)
+        self.until = until
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     id: UUID
@@ -56,6 +65,30 @@ class Context:
 
 
 Handler = Callable[[Context, Job], None]
+# A batch handler settles many rows of its kind at once; a job missing from the result succeeded.
+BatchHandler = Callable[[Context, Sequence[Job]], Mapping[UUID, Exception]]
+GaveUpHook = Callable[[Context, Job, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """What the dispatcher runs for one kind of row, and what it tells the domain when a row is given up."""
+
+    run: BatchHandler
+    gave_up: GaveUpHook | None = None
+
+
+def one_at_a_time(handler: Handler) -> Task:
+    def run(context: Context, jobs: Sequence[Job]) -> dict[UUID, Exception]:
+        failures: dict[UUID, Exception] = {}
+        for job in jobs:
+            try:
+                handler(context, job)
+            except Exception as error:  # any failure is the row's, never the dispatcher's
+                failures[job.id] = error
+        return failures
+
+    return Task(run)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -66,43 +99,65 @@ def backoff(attempts: int) -> timedelta:
 
 class Dispatcher:
     def __init__(
-        self, context: Context, handlers: Mapping[str, Handler], *, batch: int = BATCH, lease: timedelta = LEASE
+        self, context: Context, tasks: Mapping[str, Task], *, batch: int = BATCH, lease: timedelta = LEASE
     ) -> None:
-        self.context, self._handlers, self._batch, self._lease = context, handlers, batch, lease
+        self.context, self._tasks, self._batch, self._lease = context, tasks, batch, lease
 
     def run_once(self, now: datetime | None = None) -> int:
-        """Lease one batch of due rows and carry them out; returns how many were leased."""
+        """Lease one batch of due rows, carry them out kind by kind, and settle them; returns how many."""
         now = now or utcnow()
         with UnitOfWork(self.context.sessions) as uow:
             jobs = [
-                Job(row.id, row.kind, row.key, dict(row.payload), row.attempts, row.created_at)
+                Job(row.id, row.kind, row.key, dict(row.payload), row.attempts, row.redriven_at or row.created_at)
                 for row in repository.lease_due(uow.session, now, limit=self._batch, lease=self._lease)
             ]
             uow.commit()
+        by_kind: dict[str, list[Job]] = {}
         for job in jobs:
-            self._carry_out(job)
+            by_kind.setdefault(job.kind, []).append(job)
+        for kind, group in by_kind.items():
+            self._settle(group, self._run(kind, group))
         return len(jobs)
 
-    def _carry_out(self, job: Job) -> None:
-        handler = self._handlers.get(job.kind)
-        error: Exception | None = None
+    def _run(self, kind: str, jobs: Sequence[Job]) -> Mapping[UUID, Exception]:
+        task = self._tasks.get(kind)
+        if task is None:
+            return {job.id: GiveUp(f"no handler for {kind!r}") for job in jobs}
         try:
-            if handler is None:
-                raise GiveUp(f"no handler for {job.kind!r}")
-            handler(self.context, job)
-        except Exception as raised:  # any failure is the row's, never the dispatcher's
-            error = raised
+            return task.run(self.context, jobs)
+        except Exception as error:  # the whole batch failed (the database went away): every row tries again
+            return {job.id: error for job in jobs}
+
+    def _settle(self, jobs: Sequence[Job], failures: Mapping[UUID, Exception]) -> None:
         now = utcnow()
+        given_up: list[tuple[Job, str]] = []
         with UnitOfWork(self.context.sessions) as uow:
-            if error is None:
-                repository.mark_sent(uow.session, job.id, now)
-            elif isinstance(error, GiveUp) or now - job.created_at > self._max_age:
-                repository.give_up(uow.session, job.id, _describe(error))
-                log.warning("outbox.gave_up", kind=job.kind, attempts=job.attempts, error_type=type(error).__name__)
-            else:
-                repository.retry_at(uow.session, job.id, now + backoff(job.attempts), _describe(error))
-                log.info("outbox.retry", kind=job.kind, attempts=job.attempts, error_type=type(error).__name__)
+            repository.mark_sent(uow.session, [job.id for job in jobs if job.id not in failures], now)
+            for job in jobs:
+                error = failures.get(job.id)
+                if error is None:
+                    continue
+                if isinstance(error, Later):
+                    repository.postpone(uow.session, job.id, error.until, str(error))
+                elif isinstance(error, GiveUp) or now - job.created_at > self._max_age:
+                    repository.give_up(uow.session, job.id, _describe(error))
+                    given_up.append((job, _describe(error)))
+                    log.warning("outbox.gave_up", kind=job.kind, attempts=job.attempts, error_type=type(error).__name__)
+                else:
+                    repository.retry_at(uow.session, job.id, now + backoff(job.attempts), _describe(error))
+                    log.info("outbox.retry", kind=job.kind, attempts=job.attempts, error_type=type(error).__name__)
             uow.commit()
+        for job, reason in given_up:
+            self._tell_gave_up(job, reason)
+
+    def _tell_gave_up(self, job: Job, reason: str) -> None:
+        task = self._tasks.get(job.kind)
+        if task is None or task.gave_up is None:
+            return
+        try:
+            task.gave_up(self.context, job, reason)
+        except Exception as error:  # the row is settled; the domain's own record can be mended by a re-drive
+            log.error("outbox.gave_up_hook_failed", kind=job.kind, error_type=type(error).__name__)
 
     @property
     def _max_age(self) -> timedelta:

@@ -13,7 +13,7 @@ from careline.db import UnitOfWork, utcnow
 from careline.settings import Settings
 from careline.worker import outbox, repository
 from careline.worker.models import OutboxMessage
-from careline.worker.runner import Context, Dispatcher, GiveUp, Job, backoff
+from careline.worker.runner import Context, Dispatcher, GiveUp, Job, backoff, one_at_a_time
 
 
 class Recorder:
@@ -28,7 +28,7 @@ class Recorder:
 
 
 def _dispatcher(sessions: sessionmaker[Session], settings: Settings, handler: Any) -> Dispatcher:
-    return Dispatcher(Context(sessions, settings), {"test.kind": handler})
+    return Dispatcher(Context(sessions, settings), {"test.kind": one_at_a_time(handler)})
 
 
 def _rows(sessions: sessionmaker[Session]) -> list[OutboxMessage]:

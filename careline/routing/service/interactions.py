@@ -169,6 +169,36 @@ def _mine(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *allowed: Status)
     return interaction, me
 
 
+def working_on(uow: UnitOfWork, actor: Actor, interaction_id: UUID) -> InteractionRead:
+    """The contact, if the actor is answering it now (an agent their own; a supervisor any connected one)."""
+    interaction, _ = _mine(uow, actor, interaction_id, Status.connected)
+    return read(uow, interaction)
+
+
+def is_open(uow: UnitOfWork, interaction_id: UUID) -> bool:
+    """Still waiting or being answered: a new message from the patient joins it instead of starting another."""
+    found = repository.get(uow.session, Interaction, interaction_id)
+    return found is not None and found.status not in (Status.wrap_up, *rules.FINAL)
+
+
+def matched_by_machine(uow: UnitOfWork, interaction_id: UUID, patient_id: UUID, preverified: Sequence[str]) -> None:
+    """A machine matched the contact to one patient (a chat's name and birth date): its agent's screen pop
+    shows that record, and what the patient proved counts for whoever answers, as the keypad's does."""
+    interaction = lock(uow, interaction_id)
+    if interaction.status in rules.FINAL:
+        return
+    interaction.patient_id, interaction.candidates = patient_id, 1
+    interaction.preverified = sorted(set(interaction.preverified or []) | set(preverified))
+    announce(uow, interaction, "matched", interaction.agent_id)
+
+
+def tell_agent(uow: UnitOfWork, interaction_id: UUID, kind: str) -> None:
+    """Something new on a contact (a patient's message): its agent's desktop and the center hear of it."""
+    found = repository.get(uow.session, Interaction, interaction_id)
+    if found is not None:
+        announce(uow, found, kind, found.agent_id)
+
+
 def hold(uow: UnitOfWork, actor: Actor, interaction_id: UUID, *, now: datetime | None = None) -> InteractionRead:
     now = now or utcnow()
     interaction, agent = _mine(uow, actor, interaction_id, Status.connected)

@@ -39,6 +39,11 @@ def queue_named(uow: UnitOfWork, name: str) -> Queue:
     return queue
 
 
+def queue_exists(uow: UnitOfWork, name: str) -> bool:
+    queue = repository.queue_named(uow.session, name)
+    return queue is not None and queue.active
+
+
 def queue_by_id(uow: UnitOfWork, queue_id: UUID) -> Queue:
     queue = repository.get(uow.session, Queue, queue_id)
     if queue is None:

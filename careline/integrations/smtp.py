@@ -1,0 +1,77 @@
+"""E-mail out over SMTP: plain text with an HTML alternative, threaded by Message-ID, In-Reply-To, References."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Sequence
+from email.message import EmailMessage
+
+from careline.integrations.messages import Outgoing, ProviderError, Receipt, Refused
+
+TIMEOUT_SECONDS = 20
+PERMANENT = 500  # SMTP 5xx: the server will never take it
+
+
+class SmtpSender:
+    name = "smtp"
+    idempotent = False
+
+    def __init__(self, *, host: str, port: int, username: str | None = None, password: str | None = None,
+                 security: str = "starttls", sender: str) -> None:
+        self._host, self._port, self._username, self._password = host, port, username, password
+        self._security, self.sender = security, sender
+
+    def send(self, messages: Sequence[Outgoing]) -> list[Receipt | ProviderError]:
+        if not messages:
+            return []
+        try:
+            with self._connect() as server:
+                return [self._send_one(server, message) for message in messages]
+        except (OSError, smtplib.SMTPException) as error:  # no connection at all: every message waits
+            failure = ProviderError(f"SMTP server unavailable: {type(error).__name__}")
+            return [failure for _ in messages]
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._security == "tls":
+            server: smtplib.SMTP = smtplib.SMTP_SSL(self._host, self._port, timeout=TIMEOUT_SECONDS,
+                                                    context=ssl.create_default_context())
+        else:
+            server = smtplib.SMTP(self._host, self._port, timeout=TIMEOUT_SECONDS)
+            if self._security == "starttls":
+                server.starttls(context=ssl.create_default_context())
+        if self._username and self._password:
+            server.login(self._username, self._password)
+        return server
+
+    def _send_one(self, server: smtplib.SMTP, message: Outgoing) -> Receipt | ProviderError:
+        try:
+            server.send_message(compose(message, default_sender=self.sender))
+        except smtplib.SMTPResponseException as error:
+            described = f"SMTP {error.smtp_code}"
+            return Refused(described, code=str(error.smtp_code)) if error.smtp_code >= PERMANENT else ProviderError(
+                described)
+        except smtplib.SMTPRecipientsRefused:
+            return Refused("SMTP recipient refused", code="550")
+        return Receipt(provider_id=message.message_id)
+
+
+def compose(message: Outgoing, *, default_sender: str) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = message.sender or default_sender
+    email["To"] = message.to
+    email["Subject"] = message.subject or ""
+    if message.message_id:
+        email["Message-ID"] = message.message_id
+    if message.in_reply_to:
+        email["In-Reply-To"] = message.in_reply_to
+    if message.references:
+        email["References"] = " ".join(message.references)
+    email.set_content(message.body)
+    if message.html:
+        email.add_alternative(message.html, subtype="html")
+    for attachment in message.attachments:
+        main, _, sub = attachment.content_type.partition("/")
+        email.add_attachment(attachment.data, maintype=main, subtype=sub or "octet-stream",
+                             filename=attachment.filename)
+    return email

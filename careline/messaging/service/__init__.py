@@ -1,0 +1,1 @@
+"""Messaging's use cases: threads in and out, the sending path and its rules, templates, web chat."""

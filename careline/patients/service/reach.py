@@ -1,0 +1,71 @@
+"""How to reach a patient, for machines that send them messages: address, language, time zone, consents.
+
+Like the caller lookup, these are not audited reads: no person sees the record. The message a worker sends
+is itself kept in the patient's conversations, which are audited when someone opens them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from uuid import UUID
+
+from sqlalchemy import select
+
+from careline.db import UnitOfWork
+from careline.patients import rules
+from careline.patients.models import Patient, PatientPhone
+from careline.patients.policy import PatientPolicy
+
+PHONE_PREFERENCE = {"mobile": 0, "home": 1, "work": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    patient_id: UUID
+    first_name: str
+    language: str
+    time_zone: str | None
+    consents: dict[str, bool]
+    mobile: str | None
+    email: str | None
+    reachable: bool  # not deceased, not merged away
+
+
+def reach_of(uow: UnitOfWork, patient_ids: Iterable[UUID]) -> dict[UUID, Reach]:
+    ids = list(set(patient_ids))
+    if not ids:
+        return {}
+    patients = uow.session.scalars(select(Patient).where(Patient.id.in_(ids))).all()
+    mobiles = {row.patient_id: row.e164 for row in uow.session.execute(  # noqa: C416 - rows are not pairs
+        select(PatientPhone.patient_id, PatientPhone.e164)
+        .where(PatientPhone.patient_id.in_(ids), PatientPhone.use == "mobile").order_by(PatientPhone.e164.desc()))}
+    return {p.id: Reach(patient_id=p.id, first_name=(p.preferred_name or p.given_names).split()[0],
+                        language=p.language, time_zone=p.time_zone, consents=dict(p.consents or {}),
+                        mobile=mobiles.get(p.id), email=p.email, reachable=p.status == "active")
+            for p in patients}
+
+
+def ids_with_email(uow: UnitOfWork, address: str) -> list[UUID]:
+    """The active patients whose record has this e-mail address (any case)."""
+    wanted = address.strip().lower()
+    return list(uow.session.scalars(select(Patient.id).where(Patient.email.is_not(None),
+                                                             Patient.status == "active")
+                                    .where(Patient.email.ilike(wanted))))
+
+
+def ids_named(uow: UnitOfWork, name: str, birth_date: date) -> list[UUID]:
+    """Active patients born on ``birth_date`` whose first and last names are in ``name`` (a chat's "who are
+    you?"): accent- and case-free, exact words, so a near miss matches no one."""
+    words = set(rules.name_key(name).split())
+    if not words:
+        return []
+    found = uow.session.execute(select(Patient.id, Patient.given_key, Patient.family_key)
+                                .where(Patient.birth_date == birth_date, Patient.status == "active"))
+    return [patient_id for patient_id, given, family in found
+            if set(family.split()) <= words and given.split()[:1] and given.split()[0] in words]
+
+
+def normalise_number(policy: PatientPolicy, number: str) -> str:
+    return rules.normalise_phone(number, default_region=policy.default_region)
