@@ -9,6 +9,10 @@ from careline.auth import pages as auth_pages
 from careline.fhir import api as fhir_api
 from careline.fhir import scheduling_api as fhir_scheduling_api
 from careline.home import pages as home_pages
+from careline.messaging import api as messaging_api
+from careline.messaging import chat_api, email_api
+from careline.messaging import pages as messaging_pages
+from careline.messaging import twilio_api as sms_twilio_api
 from careline.patients import api as patients_api
 from careline.patients import pages as patients_pages
 from careline.routing import api as routing_api
@@ -39,4 +43,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     telephony_api.router,
     cti_api.router,
     telephony_pages.router,
+    sms_twilio_api.router,
+    email_api.router,
+    chat_api.router,
+    messaging_api.router,
+    messaging_pages.router,
 )
