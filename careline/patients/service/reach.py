@@ -38,7 +38,7 @@ def reach_of(uow: UnitOfWork, patient_ids: Iterable[UUID]) -> dict[UUID, Reach]:
     if not ids:
         return {}
     patients = uow.session.scalars(select(Patient).where(Patient.id.in_(ids))).all()
-    mobiles = {row.patient_id: row.e164 for row in uow.session.execute(  # noqa: C416 - rows are not pairs
+    mobiles = {row.patient_id: row.e164 for row in uow.session.execute(
         select(PatientPhone.patient_id, PatientPhone.e164)
         .where(PatientPhone.patient_id.in_(ids), PatientPhone.use == "mobile").order_by(PatientPhone.e164.desc()))}
     return {p.id: Reach(patient_id=p.id, first_name=(p.preferred_name or p.given_names).split()[0],
