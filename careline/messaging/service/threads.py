@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
+import structlog
 from sqlalchemy.exc import IntegrityError
 
 from careline import audit
@@ -32,6 +33,7 @@ from careline.routing.service import interactions
 from careline.routing.service import setup as routing_setup
 from careline.settings import Settings
 
+log = structlog.get_logger(__name__)
 TYPING_SECONDS = 6  # how long "typing…" shows after the last keystroke notice
 
 
@@ -158,7 +160,11 @@ def _to_agent(uow: UnitOfWork, policy: PatientPolicy, settings: Settings, conver
     if conversation.interaction_id and interactions.is_open(uow, conversation.interaction_id):
         interactions.tell_agent(uow, conversation.interaction_id, "message")
         return
-    data = InteractionIn(channel=RoutingChannel(conversation.channel), queue=_queue_for(uow, settings, conversation),
+    queue = _queue_for(uow, settings, conversation)
+    if queue is None:  # kept in its thread all the same; the next message tries again once the queue exists
+        log.error("messaging.no_queue", channel=conversation.channel, queue=settings.messaging_queue)
+        return
+    data = InteractionIn(channel=RoutingChannel(conversation.channel), queue=queue,
                          language=conversation.language if conversation.language in ("en", "es") else "en",
                          address=None if conversation.channel == Channel.chat else conversation.address,
                          patient_id=conversation.patient_id, external_ref=f"message:{message.id}")
@@ -167,11 +173,10 @@ def _to_agent(uow: UnitOfWork, policy: PatientPolicy, settings: Settings, conver
     conversation.interaction_id = contact.id
 
 
-def _queue_for(uow: UnitOfWork, settings: Settings, conversation: Conversation) -> str:
-    if conversation.language == "es" and settings.messaging_queue_es \
-            and routing_setup.queue_exists(uow, settings.messaging_queue_es):
-        return settings.messaging_queue_es
-    return settings.messaging_queue
+def _queue_for(uow: UnitOfWork, settings: Settings, conversation: Conversation) -> str | None:
+    """The Spanish queue for a Spanish speaker when there is one, else the messaging queue, if it exists."""
+    wanted = [settings.messaging_queue_es] if conversation.language == "es" and settings.messaging_queue_es else []
+    return next((name for name in [*wanted, settings.messaging_queue] if routing_setup.queue_exists(uow, name)), None)
 
 
 # The agent's side.
