@@ -24,8 +24,17 @@ def latest_on(session: Session, channel: str, address: str) -> Conversation | No
                            .order_by(Conversation.last_message_at.desc()).limit(1).with_for_update()).first()
 
 
-def by_token(session: Session, token_hash: str) -> Conversation | None:
-    return session.scalars(select(Conversation).where(Conversation.token_hash == token_hash)).first()
+def by_token(session: Session, token_hash: str, *, for_update: bool = False) -> Conversation | None:
+    """A chat by its token's hash; locked when a line is added, so two at once take two places."""
+    query = select(Conversation).where(Conversation.token_hash == token_hash)
+    return session.scalars(query.with_for_update() if for_update else query).first()
+
+
+def count_from(session: Session, channel: str, center_address: str) -> int:
+    """Threads on a channel started from one place (e-mailed transcripts of one chat)."""
+    return int(session.scalar(select(func.count()).select_from(Conversation)
+                              .where(Conversation.channel == channel,
+                                     Conversation.center_address == center_address)) or 0)
 
 
 def by_interaction(session: Session, interaction_id: UUID) -> Conversation | None:
@@ -42,8 +51,8 @@ def add(session: Session, row: Conversation | Message | Attachment | OptOutEvent
     session.flush()
 
 
-def message(session: Session, message_id: UUID) -> Message | None:
-    return session.get(Message, message_id)
+def message(session: Session, message_id: UUID, *, for_update: bool = False) -> Message | None:
+    return session.get(Message, message_id, with_for_update=for_update)
 
 
 def messages(session: Session, message_ids: Iterable[UUID]) -> dict[UUID, Message]:
@@ -57,9 +66,9 @@ def conversations(session: Session, conversation_ids: Iterable[UUID]) -> dict[UU
             if ids else {})
 
 
-def by_provider_id(session: Session, channel: str, provider_id: str) -> Message | None:
-    return session.scalars(select(Message).where(Message.channel == channel, Message.provider_id == provider_id)
-                           .limit(1)).first()
+def by_provider_id(session: Session, channel: str, provider_id: str, *, for_update: bool = False) -> Message | None:
+    query = select(Message).where(Message.channel == channel, Message.provider_id == provider_id).limit(1)
+    return session.scalars(query.with_for_update() if for_update else query).first()
 
 
 def thread_of_references(session: Session, references: Sequence[str]) -> UUID | None:
