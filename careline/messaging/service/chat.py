@@ -1,0 +1,156 @@
+"""The web chat's patient side: a browser starts a chat, writes, reads the agent's answers, may say who it is,
+may have the chat e-mailed, and ends it.
+
+The widget holds a random token; only its SHA-256 is stored, so the database alone cannot speak for a patient.
+The first line queues a chat contact in the routing engine (``threads.receive``); an agent answers from the
+desktop with ``threads.reply``. Whatever the patient types, the answers never say whether a record matched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+
+from careline.db import UnitOfWork, utcnow
+from careline.messaging import repository, rules
+from careline.messaging.errors import ChatClosed, NotFound, TooManyTries
+from careline.messaging.models import Conversation, Message
+from careline.messaging.rules import Channel, Purpose
+from careline.messaging.schemas import ChatLine, ChatNews, ChatWho
+from careline.messaging.service import outgoing, templates, threads
+from careline.patients.policy import PatientPolicy
+from careline.patients.service import reach
+from careline.routing.service import interactions
+from careline.settings import Settings
+
+MAX_IDENTIFY_TRIES = 3
+MAX_TRANSCRIPTS = 3  # e-mails one chat may ask for: a typo gets a second go, a spammer gets nothing much
+CHAT_IDENTIFIERS = frozenset({"name", "birth_date"})  # what "Tell us who you are" asks for
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start(uow: UnitOfWork, language: str, *, now: datetime | None = None) -> tuple[str, UUID]:
+    """A new anonymous chat: its token (shown once, to the browser) and its conversation's id."""
+    now = now or utcnow()
+    token, conversation_id = secrets.token_urlsafe(32), uuid4()
+    repository.add(uow.session, Conversation(id=conversation_id, channel=Channel.chat,
+                                             address=f"chat:{conversation_id}", language=language,
+                                             token_hash=_digest(token), created_at=now, last_message_at=now))
+    return token, conversation_id
+
+
+def _chat(uow: UnitOfWork, token: str, *, for_update: bool = False) -> Conversation:
+    found = repository.by_token(uow.session, _digest(token), for_update=for_update)
+    if found is None:
+        raise NotFound("chat")
+    return found
+
+
+def _ended(uow: UnitOfWork, conversation: Conversation) -> bool:
+    return conversation.interaction_id is not None and not interactions.is_open(uow, conversation.interaction_id)
+
+
+def _open_chat(uow: UnitOfWork, token: str, *, for_update: bool = False) -> Conversation:
+    conversation = _chat(uow, token, for_update=for_update)
+    if _ended(uow, conversation):
+        raise ChatClosed()
+    return conversation
+
+
+def say(uow: UnitOfWork, policy: PatientPolicy, settings: Settings, token: str, body: str, *,
+        now: datetime | None = None) -> ChatLine:
+    """The patient's line: kept in the thread and brought to an agent (a new chat contact on the first)."""
+    conversation = _open_chat(uow, token, for_update=True)
+    message = threads.receive(uow, policy, settings, threads.Inbound(channel=Channel.chat,
+                                                                      address=conversation.address, body=body),
+                              now=now, conversation=conversation)
+    return _line(message)
+
+
+def news(uow: UnitOfWork, token: str, after_seq: int, *, now: datetime | None = None) -> ChatNews:
+    """What the widget shows since its last look: new lines, whether the agent is typing, whether it is over."""
+    now = now or utcnow()
+    conversation = _chat(uow, token)
+    typing_at = conversation.agent_typing_at
+    return ChatNews(lines=[_line(row) for row in repository.thread(uow.session, conversation.id, after=after_seq)],
+                    agent_typing=typing_at is not None and now - typing_at < timedelta(seconds=threads.TYPING_SECONDS),
+                    ended=_ended(uow, conversation), identified=conversation.patient_id is not None)
+
+
+def _line(message: Message) -> ChatLine:
+    # Agents show as "Agent": their user names are the center's business, not the patient's.
+    inbound = message.direction == "inbound"
+    return ChatLine(seq=message.seq, from_patient=inbound, author=None if inbound else "Agent", body=message.body,
+                    at=message.created_at)
+
+
+def typing(uow: UnitOfWork, token: str, *, now: datetime | None = None) -> None:
+    conversation = _open_chat(uow, token)
+    conversation.patient_typing_at = now or utcnow()
+    if conversation.interaction_id is not None:
+        interactions.tell_agent(uow, conversation.interaction_id, "typing")
+
+
+def identify(uow: UnitOfWork, policy: PatientPolicy, token: str, who: ChatWho) -> None:
+    """Match the chat to the one active patient with this name and birth date, if there is exactly one.
+
+    Says nothing either way (the caller answers "an agent will confirm"), and allows a few tries only, so the
+    chat cannot be used to find out who is a patient here. What matched counts as the identifiers proved,
+    among those the center verifies by (``policy.identifiers``).
+    """
+    conversation = _open_chat(uow, token, for_update=True)
+    if conversation.identify_tries >= MAX_IDENTIFY_TRIES:
+        raise TooManyTries()
+    conversation.identify_tries += 1
+    found = reach.ids_named(uow, who.name, who.birth_date)
+    if len(found) != 1:
+        return
+    conversation.patient_id, conversation.candidates = found[0], 1
+    conversation.preverified = [name for name in policy.identifiers if name in CHAT_IDENTIFIERS]
+    if conversation.interaction_id is not None:
+        interactions.matched_by_machine(uow, conversation.interaction_id, found[0], conversation.preverified)
+
+
+def transcript(uow: UnitOfWork, settings: Settings, token: str, email: str, *, now: datetime | None = None) -> None:
+    """E-mail the chat so far to the address given, through the outbox like any e-mail (a thread of its own)."""
+    now = now or utcnow()
+    conversation = _chat(uow, token, for_update=True)
+    origin = conversation.address  # the e-mail threads remember the chat they came from: the count below
+    if repository.count_from(uow.session, Channel.email, origin) >= MAX_TRANSCRIPTS:
+        raise TooManyTries()
+    lines = repository.thread(uow.session, conversation.id)
+    rendered = templates.render(uow, settings, "chat_transcript", Channel.email, conversation.language,
+                                {"transcript": _transcript_text(lines, conversation.language),
+                                 "when": f"{conversation.created_at:%Y-%m-%d %H:%M} UTC"})
+    thread = Conversation(id=uuid4(), channel=Channel.email, address=rules.normalise_email(email),
+                          center_address=origin, patient_id=conversation.patient_id,
+                          candidates=1 if conversation.patient_id else 0, language=conversation.language,
+                          subject=rendered.subject, created_at=now, last_message_at=now)
+    repository.add(uow.session, thread)
+    outgoing.queue(uow, settings, thread, body=rendered.body, subject=rendered.subject, kind="chat_transcript",
+                   purpose=Purpose.reply, now=now)
+
+
+_WHO = {"en": ("You", "Agent"), "es": ("Usted", "Agente")}
+
+
+def _transcript_text(lines: Sequence[Message], language: str) -> str:
+    you, agent = _WHO.get(language, _WHO["en"])
+    return "\n".join(f"[{row.created_at:%H:%M}] {you if row.direction == 'inbound' else agent}: {row.body}"
+                     for row in lines)
+
+
+def end(uow: UnitOfWork, token: str, *, now: datetime | None = None) -> None:
+    """The patient leaves: a contact still waiting is abandoned; one being answered goes to wrap-up. A chat
+    with no line yet is simply forgotten."""
+    conversation = _chat(uow, token, for_update=True)
+    if conversation.interaction_id is None:
+        conversation.token_hash = None
+        return
+    interactions.end(uow, threads.provider_actor(Channel.chat), conversation.interaction_id, now=now)
