@@ -1,7 +1,10 @@
-"""A stand-in for Twilio's REST API (the Calls resource) on 127.0.0.1: it records every request Careline makes.
+"""A stand-in for Twilio's REST API (the Calls and Messages resources) on 127.0.0.1: it records every request
+Careline makes.
 
 Calls.json creates a call (a new ``CA…`` sid, status queued); Calls/{sid}.json updates one (a redirect or a
 hang-up). A sid marked ``gone`` answers 404 with Twilio's code 20404, one marked ``failing`` answers 500.
+Messages.json sends a text (a new ``SM…`` sid, status queued); a number in ``unsubscribed`` answers 400 with
+Twilio's code 21610 (the recipient replied STOP).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from uuid import uuid4
 
 CREATE = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Calls\.json$")
 UPDATE = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Calls/(?P<sid>CA\w+)\.json$")
+MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages\.json$")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class FakeTwilio:
         self.created: list[str] = []  # sids handed out, in order
         self.gone: set[str] = set()
         self.failing: set[str] = set()
+        self.unsubscribed: set[str] = set()  # numbers whose texts Twilio refuses with 21610
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -52,6 +57,9 @@ class FakeTwilio:
     def calls_path(self, sid: str | None = None) -> str:
         base = f"/2010-04-01/Accounts/{self.account_sid}/Calls"
         return f"{base}/{sid}.json" if sid else f"{base}.json"
+
+    def messages_path(self) -> str:
+        return f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
 
     def to(self, path: str) -> list[Recorded]:
         with self._lock:
@@ -82,6 +90,8 @@ class FakeTwilio:
                 self.created.append(sid)
             return 201, {"sid": sid, "account_sid": match["account"], "status": "queued", "to": form.get("To"),
                          "from": form.get("From"), "direction": "outbound-api", "api_version": "2010-04-01"}
+        if method == "POST" and (match := MESSAGES.match(path)):
+            return self._text(match["account"], form)
         if method == "POST" and (match := UPDATE.match(path)):
             sid = match["sid"]
             if sid in self.gone:
@@ -92,6 +102,17 @@ class FakeTwilio:
                              "more_info": "https://www.twilio.com/docs/errors/20500", "status": 500}
             return 200, {"sid": sid, "account_sid": match["account"], "status": form.get("Status", "in-progress")}
         return 404, {"code": 20404, "message": "Not found", "status": 404}
+
+    def _text(self, account: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        if form.get("To") in self.unsubscribed:
+            return 400, {"code": 21610, "message": "Attempt to send to unsubscribed recipient",
+                         "more_info": "https://www.twilio.com/docs/errors/21610", "status": 400}
+        sid = "SM" + uuid4().hex
+        with self._lock:
+            self.created.append(sid)
+        return 201, {"sid": sid, "account_sid": account, "status": "queued", "to": form.get("To"),
+                     "from": form.get("From"), "messaging_service_sid": form.get("MessagingServiceSid"),
+                     "body": form.get("Body"), "direction": "outbound-api", "api_version": "2010-04-01"}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
