@@ -19,8 +19,9 @@ SESSION_COOKIE = "careline_session"
 PRESESSION_COOKIE = "careline_csrf"
 FORM_FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
-# The API, and provider webhooks, which prove themselves with a signature instead of a cookie.
-COOKIELESS_PREFIXES = ("/api/", "/telephony/")
+# The API, provider webhooks (which prove themselves with a signature instead of a cookie), and the chat
+# widget (which carries its own token in a header).
+COOKIELESS_PREFIXES = ("/api/", "/telephony/", "/chat/")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

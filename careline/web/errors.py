@@ -94,7 +94,7 @@ BAD_SIGNATURE = "The request's signature is not valid."
 
 
 def wants_json(request: Request) -> bool:
-    return request.url.path.startswith(("/api/", "/fhir/"))
+    return request.url.path.startswith(("/api/", "/fhir/", "/chat/api/"))
 
 
 def problem(status: int, detail: str, **extra: Any) -> JSONResponse:

@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 
 from careline.db import UnitOfWork, utcnow
 from careline.messaging import repository, rules
-from careline.messaging.errors import ChatClosed, NotFound, TooManyTries
+from careline.messaging.errors import ChatClosed, InvalidMessage, NotFound, TooManyTries
 from careline.messaging.models import Conversation, Message
 from careline.messaging.rules import Channel, Purpose
 from careline.messaging.schemas import ChatLine, ChatNews, ChatWho
@@ -66,9 +66,11 @@ def _open_chat(uow: UnitOfWork, token: str, *, for_update: bool = False) -> Conv
 def say(uow: UnitOfWork, policy: PatientPolicy, settings: Settings, token: str, body: str, *,
         now: datetime | None = None) -> ChatLine:
     """The patient's line: kept in the thread and brought to an agent (a new chat contact on the first)."""
+    if not body.strip():
+        raise InvalidMessage("body", "Write something to send.")
     conversation = _open_chat(uow, token, for_update=True)
     message = threads.receive(uow, policy, settings, threads.Inbound(channel=Channel.chat,
-                                                                      address=conversation.address, body=body),
+                                                                      address=conversation.address, body=body.strip()),
                               now=now, conversation=conversation)
     return _line(message)
 
