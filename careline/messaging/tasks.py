@@ -17,7 +17,8 @@ MESSAGE_PROVIDERS = "messages"  # Context.providers key: {provider name: Message
 
 def send_messages(context: Context, jobs: Sequence[Job]) -> Mapping[UUID, Exception]:
     providers: Mapping[str, MessageProvider] = context.providers[MESSAGE_PROVIDERS]
-    return delivery.deliver(partial(UnitOfWork, context.sessions), context.settings, providers, jobs)
+    return delivery.deliver(partial(UnitOfWork, context.sessions), context.settings, providers, jobs,
+                            now=context.clock())
 
 
 def message_given_up(context: Context, job: Job, reason: str) -> None:

@@ -62,6 +62,7 @@ class Context:
     sessions: sessionmaker[Session]
     settings: Settings
     providers: dict[str, Any] = field(default_factory=dict)
+    clock: Callable[[], datetime] = utcnow  # the time rules run at (quiet hours); tests move it
 
 
 Handler = Callable[[Context, Job], None]

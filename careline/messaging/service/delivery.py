@@ -49,10 +49,10 @@ Providers = Mapping[str, MessageProvider]
 
 
 def deliver(sessions: Callable[[], UnitOfWork], settings: Settings, providers: Providers,
-            jobs: Sequence[Job]) -> dict[UUID, Exception]:
+            jobs: Sequence[Job], *, now: datetime | None = None) -> dict[UUID, Exception]:
     """Send the messages of ``jobs``; returns what happened to the ones that did not simply succeed."""
     failures: dict[UUID, Exception] = {}
-    now = utcnow()
+    now = now or utcnow()
     with sessions() as uow:
         planned = _plan(uow, settings, providers, jobs, failures, now)
         uow.commit()  # "sending" is marked before a provider without idempotency keys is asked
