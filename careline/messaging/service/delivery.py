@@ -24,7 +24,7 @@ from careline.integrations.messages import MessageProvider, Outgoing, ProviderEr
 from careline.messaging import repository, rules
 from careline.messaging.models import Conversation, Message
 from careline.messaging.rules import Channel, Purpose, Status
-from careline.messaging.service import consent
+from careline.messaging.service import consent, status
 from careline.patients.service import reach
 from careline.settings import Settings
 from careline.worker.runner import GiveUp, Job, Later
@@ -218,8 +218,7 @@ def _settle(uow: UnitOfWork, planned: Sequence[Planned], receipts: Mapping[UUID,
         elif isinstance(outcome, Refused) and outcome.code == rules.CARRIER_OPTED_OUT:
             consent.record(uow, message.channel, item.outgoing.to, out=True, source="carrier",
                            detail=outcome.code, now=now)
-            message.status, message.error, message.status_at = Status.blocked, "The carrier says the patient " \
-                "opted out (error 21610).", now
+            message.status, message.error, message.status_at = Status.blocked, status.CARRIER_OPTED_OUT_ERROR, now
         elif isinstance(outcome, Refused):
             message.status, message.error, message.status_at = Status.failed, str(outcome), now
             failures[item.job.id] = GiveUp(str(outcome))
