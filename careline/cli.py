@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -28,6 +28,7 @@ from careline.bootstrap import open_engine, unit_of_work
 from careline.db import UnitOfWork, make_sessionmaker
 from careline.db.migrate import SchemaOutOfDate, ensure_schema, upgrade_to_head
 from careline.fhir.cli import import_app
+from careline.messaging import smtpd as smtp_listener
 from careline.patients.demo import DEMO_SEED, generate_population
 from careline.patients.policy import PatientPolicy
 from careline.routing import demo as routing_demo
@@ -124,6 +125,28 @@ def worker(
         except KeyboardInterrupt:
             done = 0
     typer.echo(f"Worker stopped after {done} outbox rows.")
+
+
+@app.command()
+def smtpd(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [default: CARELINE_SMTPD_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port [default: CARELINE_SMTPD_PORT].", min=1, max=65535)] = None,
+) -> None:
+    """Receive patients' e-mail over SMTP, until SIGTERM or Ctrl+C: each message joins its conversation and
+    reaches an agent. Messages over CARELINE_EMAIL_MAX_BYTES, or with an attachment over
+    CARELINE_ATTACHMENT_MAX_BYTES, bounce with a 552 that says why.
+    """
+    settings = Settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with _cli_errors(), open_engine(settings) as engine:
+        ensure_schema(engine)
+        with smtp_listener.listening(make_sessionmaker(engine), settings, PatientPolicy.from_settings(settings),
+                                     host=host, port=port) as controller:
+            typer.echo(f"Receiving e-mail on {controller.hostname}:{controller.port}; stop with Ctrl+C or SIGTERM.")
+            with suppress(KeyboardInterrupt):
+                stop.wait()
+    typer.echo("SMTP listener stopped.")
 
 
 @app.command()

@@ -26,11 +26,18 @@ class SmtpSender:
         if not messages:
             return []
         try:
-            with self._connect() as server:
-                return [self._send_one(server, message) for message in messages]
+            server = self._connect()
         except (OSError, smtplib.SMTPException) as error:  # no connection at all: every message waits
-            failure = ProviderError(f"SMTP server unavailable: {type(error).__name__}")
-            return [failure for _ in messages]
+            return [_unavailable(error) for _ in messages]
+        results: list[Receipt | ProviderError] = []
+        try:
+            for message in messages:
+                results.append(self._send_one(server, message))
+        except (OSError, smtplib.SMTPException) as error:  # dropped mid-batch: those sent stay sent, the rest wait
+            results += [_unavailable(error) for _ in messages[len(results):]]
+        finally:
+            _close(server)
+        return results
 
     def _connect(self) -> smtplib.SMTP:
         if self._security == "tls":
@@ -54,6 +61,18 @@ class SmtpSender:
         except smtplib.SMTPRecipientsRefused:
             return Refused("SMTP recipient refused", code="550")
         return Receipt(provider_id=message.message_id)
+
+
+def _unavailable(error: Exception) -> ProviderError:
+    return ProviderError(f"SMTP server unavailable: {type(error).__name__}")
+
+
+def _close(server: smtplib.SMTP) -> None:
+    """Say goodbye; a server that hangs up first changes nothing about what it already took."""
+    try:
+        server.quit()
+    except (OSError, smtplib.SMTPException):
+        server.close()
 
 
 def compose(message: Outgoing, *, default_sender: str) -> EmailMessage:

@@ -38,3 +38,7 @@ class TooManyTries(MessagingError):
 
 class TooLarge(MessagingError):
     """An inbound e-mail or attachment over the configured size."""
+
+
+class NotConfigured(MessagingError):
+    """A provider's endpoint called before its secret or settings are configured here."""

@@ -135,3 +135,7 @@ class ChatNews(BaseModel):
     agent_typing: bool
     ended: bool
     identified: bool
+
+
+class EmailTaken(BaseModel):
+    message_id: UUID  # the message in its thread (the same one again when a provider delivers it twice)

@@ -8,30 +8,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from careline.db import utcnow
 from careline.settings import Settings
 from careline.telephony.schemas import CtiEventIn, CtiEventResult
 from careline.telephony.service import cti
+from careline.web import hmac_signing
 from careline.web.deps import PatientRules, Public, Uow
-from careline.web.exceptions import BadSignature
 
 router = APIRouter(prefix="/api/cti", tags=["telephony"])
-log = structlog.get_logger(__name__)
 
 
 async def signed_event(request: Request) -> CtiEventIn:
     """The event, once its signature over the raw body is checked; only then is the body read as JSON."""
     settings: Settings = request.app.state.settings
     body = await request.body()
-    if not cti.is_signed(settings.cti_secret, timestamp=request.headers.get(cti.TIMESTAMP_HEADER),
-                         signature=request.headers.get(cti.SIGNATURE_HEADER), body=body, now=utcnow()):
-        log.warning("telephony.cti_bad_signature")
-        raise BadSignature()
+    hmac_signing.check(request, settings.cti_secret, body, event="telephony.cti_bad_signature")
     try:
         return CtiEventIn.model_validate_json(body)
     except ValidationError as error:

@@ -87,6 +87,7 @@ DOMAIN_STATUS: dict[type[Exception], int] = {
     messaging_errors.ChatClosed: 410,
     messaging_errors.TooManyTries: 429,
     messaging_errors.TooLarge: 413,
+    messaging_errors.NotConfigured: 409,
 }
 
 

@@ -15,9 +15,6 @@ records the call it is the first event of (``ignored: unknown_extension``).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -36,35 +33,12 @@ from careline.telephony.service.calls import provider_actor
 PROVIDER = "cti"
 # Where a call goes when the PBX names no queue: the operator's queue of the default IVR menu.
 DEFAULT_QUEUE = "general"
-SIGNATURE_HEADER = "X-Careline-Signature"
-TIMESTAMP_HEADER = "X-Careline-Timestamp"
-MAX_AGE_SECONDS = 300  # a signed request older (or further in the future) than this is refused as a replay
 RANK = {"call.queued": 0, "call.offered": 1, "call.answered": 2, "call.transferred": 3, "call.held": 4,
         "call.resumed": 5, "call.ended": 6}
 RANKS = 8
 EXTENSION_EVENTS = ("call.offered", "call.answered", "call.transferred")
 OFFSET_LIMIT_MS = 2**28 - 1  # offsets past about three days are clamped, so the order fits a 32-bit column
 NOTHING_APPLIED = -1  # the column's default; no key is -1, as no event type has rank 7
-TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
-
-
-def signature_of(secret: str, timestamp: str, body: bytes) -> str:
-    """The ``X-Careline-Signature`` value for a body sent at ``timestamp`` (unix seconds, as sent)."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
-
-
-def is_signed(secret: str | None, *, timestamp: str | None, signature: str | None, body: bytes,
-              now: datetime) -> bool:
-    """Whether the request was signed with the shared secret within the last five minutes.
-
-    No secret configured means nothing is accepted: an unsigned API would let anyone invent calls.
-    """
-    if not secret or not timestamp or not signature or not TIMESTAMP.match(timestamp):
-        return False
-    if abs(now.timestamp() - int(timestamp)) > MAX_AGE_SECONDS:
-        return False
-    return hmac.compare_digest(signature_of(secret, timestamp, body).encode(), signature.strip().encode())
 
 
 def apply(uow: UnitOfWork, policy: PatientPolicy, event: CtiEventIn, *,
