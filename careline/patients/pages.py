@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from careline.messaging.service import history as message_history
 from careline.patients.errors import InvalidPatientInput, InvalidPhone, RestrictedRecord, VerificationLocked
 from careline.patients.schemas import MaskedPatient, SearchCriteria, VerificationResult
 from careline.patients.service import access, lookup, records
@@ -50,7 +51,8 @@ def patient_360(request: Request, actor: PatientWorkers, uow: Uow, policy: Patie
     zone = view.patient.time_zone
     upcoming = booking.upcoming_for(uow, view.patient.id, zone)
     timeline = [*view.timeline, *history.timeline_for(uow, view.patient.id, zone),
-                *contact_history.timeline_for(uow, view.patient.id)]
+                *contact_history.timeline_for(uow, view.patient.id),
+                *message_history.timeline_for(uow, view.patient.id)]
     timeline.sort(key=lambda item: (item.at is not None, item.at), reverse=True)
     view = view.model_copy(update={"timeline": timeline})
     return render(request, "patients/360.html", {

@@ -24,6 +24,9 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Schedule", "/schedule", frozenset({Role.agent, Role.supervisor})),
     NavItem("Team", "/admin/users", frozenset({Role.admin, Role.supervisor})),
     NavItem("Phone numbers", "/admin/phone-numbers", frozenset({Role.admin})),
+    NavItem("Message templates", "/admin/templates", frozenset({Role.admin})),
+    NavItem("Sent messages", "/admin/sent-messages", frozenset({Role.admin})),
+    NavItem("Outbox", "/admin/outbox", frozenset({Role.admin})),
     NavItem("Audit trail", "/audit", frozenset({Role.admin, Role.auditor})),
     NavItem("Account", "/account", EVERYONE),
 )

@@ -280,7 +280,8 @@ def test_route_enforces_its_access_rule(client: TestClient, uow: UnitOfWork, cas
     # Scheduling ids need no row: an allowed role gets a 404 or 422, never a 401/403.
     samples |= {f"{{{name}}}": uuid4() for name in ("appointment_id", "schedule_id", "slot_id", "template_id")}
     # Routing ids likewise; a wallboard stream opens for an allowed role, and is closed unread.
-    samples |= {f"{{{name}}}": uuid4() for name in ("interaction_id", "assignment_id", "agent_id", "call_id")}
+    samples |= {f"{{{name}}}": uuid4() for name in ("interaction_id", "assignment_id", "agent_id", "call_id",
+                                                  "attachment_id")}
     samples |= {"{stage}": "menu", "{number}": "+16175550100"}
     path = case.path
     for name, value in samples.items():

@@ -162,6 +162,7 @@
   function afterSwap(event) {
     const target = event.detail.target;
     if (target.id === "contacts") { followContacts(); }
+    if (target.dataset && target.dataset.threadOf) { threadShown(target); }
     if (target === record) {
       const done = record.querySelector("[data-focus-on-load]");
       if (done) { done.focus(); }
@@ -179,6 +180,55 @@
   // The desktop stays at /desktop: what opens inside the record never changes the address or the history.
   function stayOnTheDesktop(event) {
     if (root.contains(event.detail.target)) { event.detail.history.type = null; }
+  }
+
+  // --- a text contact's thread (messaging/templates/messaging/_thread.html) --------------------------------
+  const THREAD_NEWS = new Set(["message", "typing", "matched"]);
+  const WAITING_MS = 3000; // while a reply of ours is still queued, its status is looked at again this often
+  const TYPING_MS = 3000; // the patient hears "typing…" at most this often
+  const replies = new Map(); // contact id → what the agent has written and not sent (a refresh keeps it)
+  const typedAt = new Map();
+
+  function refreshThread(id) {
+    const box = document.getElementById(`thread-${id}`);
+    if (box) { live.refresh(`/desktop/contacts/${id}/conversation`, box); }
+  }
+
+  function threadShown(box) {
+    const id = box.dataset.threadOf;
+    const list = box.querySelector("[data-messages]");
+    if (list) { list.scrollTop = list.scrollHeight; }
+    const field = box.querySelector("[data-reply]");
+    if (field && !field.disabled && !field.value && replies.has(id)) { field.value = replies.get(id); }
+    const thread = box.querySelector("[data-thread]");
+    if (thread && thread.dataset.waiting === "true") {
+      setTimeout(() => { if (box.isConnected) { refreshThread(id); } }, WAITING_MS);
+    }
+  }
+
+  function replyTyped(event) {
+    const field = event.target;
+    if (!field.matches || !field.matches("[data-reply]")) { return; }
+    const id = field.dataset.interaction;
+    replies.set(id, field.value);
+    const chat = field.closest("[data-thread]").dataset.channel === "chat";
+    if (!chat || Date.now() - (typedAt.get(id) || 0) < TYPING_MS) { return; }
+    typedAt.set(id, Date.now());
+    window.htmx.ajax("POST", `/desktop/contacts/${id}/typing`, {source: field, swap: "none"});
+  }
+
+  // Ctrl+Enter sends the reply being written.
+  function replyKeys(event) {
+    const field = event.target;
+    if (event.key !== "Enter" || !event.ctrlKey || !field.matches || !field.matches("[data-reply]")) { return; }
+    event.preventDefault();
+    field.form.requestSubmit();
+  }
+
+  function replySent(event) {
+    const form = event.detail.elt;
+    if (!form.matches || !form.matches("form.reply") || !event.detail.successful) { return; }
+    replies.delete(form.querySelector("[data-reply]").dataset.interaction);
   }
 
   // --- the stream --------------------------------------------------------------------------------------------
@@ -199,7 +249,11 @@
       Array.from(banners.entries()).filter(([, banner]) => banner.dataset.interaction === notice.interaction_id)
         .forEach(([id]) => dropOffer(id));
     }
-    if (card ? card.dataset.status !== notice.status : mine) { live.refresh("/desktop/contacts", "#contacts"); }
+    if (card ? card.dataset.status !== notice.status : mine) {
+      live.refresh("/desktop/contacts", "#contacts");
+    } else if (card && THREAD_NEWS.has(notice.event)) {
+      refreshThread(notice.interaction_id);
+    }
   }
 
   const handlers = {
@@ -253,6 +307,9 @@
     document.addEventListener("keydown", shortcut);
     document.addEventListener("change", dispositionSetsResolved);
     document.addEventListener("click", showRecordOf);
+    document.addEventListener("input", replyTyped);
+    document.addEventListener("keydown", replyKeys);
+    document.body.addEventListener("htmx:afterRequest", replySent);
     document.body.addEventListener("htmx:beforeSwap", showInside);
     document.body.addEventListener("htmx:afterSwap", afterSwap);
     document.body.addEventListener("htmx:confirm", keepPanelsClosing);
