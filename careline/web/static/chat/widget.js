@@ -53,7 +53,7 @@
 
   var launcher = el("button", { type: "button", "class": "careline-chat-launcher", "aria-expanded": "false",
                                 "aria-controls": "careline-chat-panel", text: WORDS.open });
-  var log = el("ol", { "class": "careline-chat-log", role: "log", "aria-live": "polite", "aria-label": WORDS.messages,
+  var log = el("div", { "class": "careline-chat-log", role: "log", "aria-live": "polite", "aria-label": WORDS.messages,
                        tabindex: "0" });
   var typingNote = el("p", { "class": "careline-chat-typing", role: "status" });
   var status = el("p", { "class": "careline-chat-status", role: "status" });
@@ -127,7 +127,7 @@
     if (line.seq <= state.after) { return; }
     state.after = line.seq;
     var mine = line.from_patient;
-    var item = el("li", { "class": mine ? "careline-chat-mine" : "careline-chat-theirs" }, [
+    var item = el("p", { "class": mine ? "careline-chat-mine" : "careline-chat-theirs" }, [
       el("span", { "class": "careline-chat-author", text: (mine ? WORDS.you : WORDS.agent) + ": " }),
       el("span", { "class": "careline-chat-body", text: line.body })]);
     log.appendChild(item);
@@ -137,10 +137,11 @@
   function showEnded() {
     state.ended = true;
     typingNote.textContent = "";
-    input.disabled = sendButton.disabled = endButton.hidden = true;
+    input.disabled = sendButton.disabled = endButton.hidden = whoDetails.hidden = true;
     againButton.hidden = false;
     if (!log.querySelector(".careline-chat-ended")) {
-      log.appendChild(el("li", { "class": "careline-chat-ended", text: WORDS.ended }));
+      log.appendChild(el("p", { "class": "careline-chat-ended", text: WORDS.ended }));
+      log.scrollTop = log.scrollHeight;
     }
     stopPolling();
   }
@@ -152,13 +153,13 @@
     save();
     resetLog();
     typingNote.textContent = "";
-    input.disabled = sendButton.disabled = endButton.hidden = false;
+    input.disabled = sendButton.disabled = endButton.hidden = whoDetails.hidden = false;
     againButton.hidden = true;
   }
 
   function resetLog() {
     log.textContent = "";
-    log.appendChild(el("li", { "class": "careline-chat-intro", text: WORDS.intro }));
+    log.appendChild(el("p", { "class": "careline-chat-intro", text: WORDS.intro }));
   }
 
   function poll() {
