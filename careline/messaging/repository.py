@@ -92,12 +92,14 @@ def next_seq(session: Session, conversation_id: UUID) -> int:
                               .where(Message.conversation_id == conversation_id)) or 0) + 1
 
 
-def references_of(session: Session, conversation_id: UUID, *, limit: int = 20) -> list[str]:
-    """The thread's e-mail Message-IDs, oldest first: a reply's References header."""
-    ids = session.scalars(select(Message.provider_id).where(Message.conversation_id == conversation_id,
-                                                            Message.channel == "email",
-                                                            Message.provider_id.is_not(None))
-                          .order_by(Message.seq.desc()).limit(limit)).all()
+def references_of(session: Session, conversation_id: UUID, *, before: int | None = None,
+                  limit: int = 20) -> list[str]:
+    """The thread's e-mail Message-IDs (those before place ``before``), oldest first: a reply's References."""
+    query = select(Message.provider_id).where(Message.conversation_id == conversation_id, Message.channel == "email",
+                                              Message.provider_id.is_not(None))
+    if before is not None:
+        query = query.where(Message.seq < before)
+    ids = session.scalars(query.order_by(Message.seq.desc()).limit(limit)).all()
     return [found for found in reversed(ids) if found]
 
 

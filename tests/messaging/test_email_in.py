@@ -7,12 +7,13 @@ import smtplib
 from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from careline.db import UnitOfWork
+from careline.db import UnitOfWork, make_sessionmaker
 from careline.messaging import mail, smtpd
 from careline.messaging.errors import InvalidMessage, TooLarge
 from careline.messaging.models import Attachment, Conversation, Message
@@ -195,3 +196,9 @@ def test_a_message_without_a_sender_is_refused_with_a_clear_reply(sessions: sess
     reply = smtpd.InboundMail(sessions, settings, POLICY).take(email(sender="nobody").as_bytes())
     assert reply == "550 5.6.0 The e-mail has no sender address (From)."
     assert count(sessions, Message) == 0
+
+
+
+def test_with_the_database_away_the_sender_is_told_to_try_later(tmp_path: Path, settings: Settings) -> None:
+    away = make_sessionmaker(create_engine(f"sqlite:///{tmp_path / 'missing' / 'careline.db'}"))
+    assert smtpd.InboundMail(away, settings, POLICY).take(email().as_bytes()) == smtpd.TRY_LATER

@@ -15,7 +15,7 @@ from careline.integrations.smtp import SmtpSender
 from careline.messaging.models import Conversation, Message
 from careline.messaging.rules import Channel
 from careline.messaging.schemas import ReplyIn
-from careline.messaging.service import threads
+from careline.messaging.service import outgoing, threads
 from careline.routing.service import engine, offers
 from careline.settings import Settings
 from careline.worker.models import OutboxMessage
@@ -122,3 +122,25 @@ def test_an_agents_reply_to_an_email_is_sent_once_with_the_threads_headers(sessi
     plain = email.get_body(("plain",))
     assert plain is not None
     assert plain.get_content().strip() == "Yes: which day?"
+
+
+def test_two_replies_sent_together_each_name_only_the_messages_before_them(sessions: sessionmaker[Session],
+                                                                          settings: Settings) -> None:
+    with UnitOfWork(sessions) as uow:
+        conversation = outgoing.thread_for(uow, Channel.email, PATIENT, patient_id=None, language="en", center=None,
+                                           now=NOW)
+        threads.receive(uow, POLICY, settings, threads.Inbound(channel=Channel.email, address=PATIENT, body="Hi",
+                                                               subject="My visit", provider_id="<p1@patient.example>"),
+                        now=NOW, conversation=conversation)
+        first = outgoing.queue(uow, settings, conversation, body="One moment.", now=NOW)
+        second = outgoing.queue(uow, settings, conversation, body="Tuesday works.", now=NOW)
+        uow.commit()
+    with smtp_server() as server:
+        smtp_settings = settings.model_copy(update={"email_provider": "smtp", "smtp_host": server.host,
+                                                    "smtp_port": server.port, "smtp_security": "none"})
+        jobs.dispatcher(sessions, smtp_settings).drain()
+    sent = {str(taken.message["Message-ID"]): taken.message for taken in server.messages}
+    assert set(sent) == {first.provider_id, second.provider_id}
+    assert str(sent[str(first.provider_id)]["References"]).split() == ["<p1@patient.example>"]
+    assert str(sent[str(second.provider_id)]["References"]).split() == ["<p1@patient.example>", first.provider_id]
+    assert sent[str(second.provider_id)]["In-Reply-To"] == first.provider_id

@@ -181,14 +181,15 @@ def _planned(uow: UnitOfWork, settings: Settings, providers: Providers, job: Job
     provider = providers[name]
     if not provider.idempotent:
         message.status = Status.sending
-    references = tuple(repository.references_of(uow.session, thread.id)) if thread.channel == Channel.email else ()
+    references = (tuple(repository.references_of(uow.session, thread.id, before=message.seq))
+                  if thread.channel == Channel.email else ())
     callback = (f"{settings.public_url}/telephony/twilio/sms/status?message={message.id}"
                 if thread.channel == Channel.sms and name == "twilio" and settings.public_url else None)
     sender = _sms_sender(settings, thread) if thread.channel == Channel.sms else settings.email_from
     outgoing = Outgoing(key=job.key, channel=thread.channel, to=thread.address, sender=sender, body=message.body,
                         subject=message.subject, html=message.html, message_id=message.provider_id
                         if thread.channel == Channel.email else None, in_reply_to=message.in_reply_to,
-                        references=tuple(ref for ref in references if ref != message.provider_id),
+                        references=references,
                         status_callback=callback)
     return Planned(job, message.id, name, outgoing)
 
