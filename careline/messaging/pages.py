@@ -46,9 +46,9 @@ def _is_htmx(request: Request) -> bool:
 
 
 def _local(request: Request) -> Any:
-    """Times as the center's clock shows them: 'Nov 27 3:05 PM'."""
+    """Times as the center's clock shows them, named, on every messaging page alike: 'Nov 27 3:05 PM EST'."""
     zone = ZoneInfo(request.app.state.settings.center_time_zone)
-    return lambda at: datetime.astimezone(at, zone).strftime("%b %-d %-I:%M %p")
+    return lambda at: datetime.astimezone(at, zone).strftime("%b %-d %-I:%M %p %Z")
 
 
 # --- the desktop's thread ------------------------------------------------------------------------------------
@@ -199,7 +199,7 @@ def sent_messages_page(request: Request, uow: Uow, actor: AdminOnly, channel: st
     return render(request, "messaging/sent_messages.html", {
         "messages": admin.sent_messages(uow, actor, channel=chosen), "channel": chosen or "",
         "channels": [c.value for c in Channel], "channel_name": channel_name, "file": admin.sink_file(settings),
-        "providers": {"sms": settings.sms_provider, "email": settings.email_provider}})
+        "providers": {"sms": settings.sms_provider, "email": settings.email_provider}, "local": _local(request)})
 
 
 @router.get("/admin/outbox")

@@ -225,9 +225,11 @@
     field.form.requestSubmit();
   }
 
-  function replySent(event) {
+  // Forgotten as it leaves, not when it is answered: the answer's thread is shown (and would be refilled) first.
+  // A refused reply comes back in the answer's own box; one that never reached the server stays in this one.
+  function replySending(event) {
     const form = event.detail.elt;
-    if (!form.matches || !form.matches("form.reply") || !event.detail.successful) { return; }
+    if (!form.matches || !form.matches("form.reply")) { return; }
     replies.delete(form.querySelector("[data-reply]").dataset.interaction);
   }
 
@@ -309,7 +311,7 @@
     document.addEventListener("click", showRecordOf);
     document.addEventListener("input", replyTyped);
     document.addEventListener("keydown", replyKeys);
-    document.body.addEventListener("htmx:afterRequest", replySent);
+    document.body.addEventListener("htmx:beforeRequest", replySending);
     document.body.addEventListener("htmx:beforeSwap", showInside);
     document.body.addEventListener("htmx:afterSwap", afterSwap);
     document.body.addEventListener("htmx:confirm", keepPanelsClosing);
