@@ -120,6 +120,6 @@ def test_sent_messages_and_outbox_pages(client: TestClient, uow: UnitOfWork, adm
     uow.commit()
     page = client.get("/admin/outbox").text
     assert "provider refused" in page
-    assert "Send all 1 again" in page
+    assert "Send it again" in page
     done = client.post("/admin/outbox/redrive", data={"csrf_token": admin, "kind": "message.send"})
     assert "1 given-up row will be sent again now." in done.text
