@@ -13,7 +13,7 @@ from typing import Protocol
 
 from careline.integrations.voice import ProviderError
 
-__all__ = ["Attachment", "MessageProvider", "Outgoing", "ProviderError", "Receipt", "Refused"]
+__all__ = ["Attachment", "MessageProvider", "Outgoing", "ProviderError", "Receipt", "Refused", "Unsure"]
 
 
 class Refused(ProviderError):
@@ -22,6 +22,11 @@ class Refused(ProviderError):
     def __init__(self, text: str, *, code: str | None = None) -> None:
         super().__init__(text)
         self.code = code
+
+
+class Unsure(ProviderError):
+    """The request may have reached the provider (a timeout or a dropped connection after it was sent): the
+    message may have gone, so it is not sent again by itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,4 +63,7 @@ class MessageProvider(Protocol):
     idempotent: bool  # True when a repeated key is not sent again
 
     def send(self, messages: Sequence[Outgoing]) -> list[Receipt | ProviderError]:
-        """Send each message; a failure is returned in the message's place, never raised for the batch."""
+        """Send each message; a failure is returned in the message's place, never raised for the batch.
+
+        ``ProviderError`` means it certainly did not go (retry), ``Refused`` that it never will, ``Unsure`` that
+        it may have gone."""

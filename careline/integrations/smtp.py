@@ -7,7 +7,7 @@ import ssl
 from collections.abc import Sequence
 from email.message import EmailMessage
 
-from careline.integrations.messages import Outgoing, ProviderError, Receipt, Refused
+from careline.integrations.messages import Outgoing, ProviderError, Receipt, Refused, Unsure
 
 TIMEOUT_SECONDS = 20
 PERMANENT = 500  # SMTP 5xx: the server will never take it
@@ -33,7 +33,9 @@ class SmtpSender:
         try:
             for message in messages:
                 results.append(self._send_one(server, message))
-        except (OSError, smtplib.SMTPException) as error:  # dropped mid-batch: those sent stay sent, the rest wait
+        except (OSError, smtplib.SMTPException) as error:
+            # Dropped mid-message: that one may have been taken; those sent stay sent; the rest were never tried.
+            results.append(Unsure(f"SMTP connection lost mid-message: {type(error).__name__}"))
             results += [_unavailable(error) for _ in messages[len(results):]]
         finally:
             _close(server)
@@ -54,6 +56,8 @@ class SmtpSender:
     def _send_one(self, server: smtplib.SMTP, message: Outgoing) -> Receipt | ProviderError:
         try:
             server.send_message(compose(message, default_sender=self.sender))
+        except (ValueError, TypeError) as error:  # a line break in a header: refused before a byte is sent
+            return Refused(f"Cannot compose the e-mail: {type(error).__name__}")
         except smtplib.SMTPResponseException as error:
             described = f"SMTP {error.smtp_code}"
             return Refused(described, code=str(error.smtp_code)) if error.smtp_code >= PERMANENT else ProviderError(

@@ -32,8 +32,8 @@ class ChatClosed(MessagingError):
 
 
 class TooManyTries(MessagingError):
-    def __init__(self) -> None:
-        super().__init__("Too many tries. An agent will confirm who you are in the chat.")
+    def __init__(self, message: str = "Too many tries. An agent will confirm who you are in the chat.") -> None:
+        super().__init__(message)
 
 
 class TooLarge(MessagingError):

@@ -38,7 +38,7 @@ def parse(raw: bytes, *, attachment_max_bytes: int) -> Inbound:
     text_part, html_part = message.get_body(("plain",)), message.get_body(("html",))
     html = _text_of(html_part) if html_part is not None else None
     body = _text_of(text_part) if text_part is not None else (html_to_text(html) if html else "")
-    subject = str(message.get("subject") or "").strip()[:SUBJECT_LIMIT] or None
+    subject = " ".join(str(message.get("subject") or "").split())[:SUBJECT_LIMIT] or None  # one line, as headers are
     return Inbound(channel=Channel.email, address=sender, body=body.strip(), provider_id=_message_id(message, raw),
                    center_address=_first_address(message, "to"), subject=subject, html=html,
                    references=references_of(message),

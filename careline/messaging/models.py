@@ -43,7 +43,7 @@ class Message(Base):
     """One message in or out. Outbound ones are sent by the worker; ``status`` follows the provider's word."""
 
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("channel", "provider_id"), Index("ix_messages_thread", "conversation_id", "seq"))
+    __table_args__ = (UniqueConstraint("channel", "provider_id"), UniqueConstraint("conversation_id", "seq"))
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))

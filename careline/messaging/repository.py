@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import delete, func, select, update
@@ -37,8 +36,10 @@ def count_from(session: Session, channel: str, center_address: str) -> int:
                                      Conversation.center_address == center_address)) or 0)
 
 
-def by_interaction(session: Session, interaction_id: UUID) -> Conversation | None:
-    return session.scalars(select(Conversation).where(Conversation.interaction_id == interaction_id)).first()
+def by_interaction(session: Session, interaction_id: UUID, *, for_update: bool = False) -> Conversation | None:
+    """Locked for a new message: two at once (a reply and the patient's line) take different places."""
+    query = select(Conversation).where(Conversation.interaction_id == interaction_id)
+    return session.scalars(query.with_for_update() if for_update else query).first()
 
 
 def of_patient(session: Session, patient_id: UUID, *, limit: int) -> Sequence[Conversation]:
@@ -55,9 +56,12 @@ def message(session: Session, message_id: UUID, *, for_update: bool = False) -> 
     return session.get(Message, message_id, with_for_update=for_update)
 
 
-def messages(session: Session, message_ids: Iterable[UUID]) -> dict[UUID, Message]:
-    ids = list(message_ids)
-    return {row.id: row for row in session.scalars(select(Message).where(Message.id.in_(ids)))} if ids else {}
+def messages(session: Session, message_ids: Iterable[UUID], *, for_update: bool = False) -> dict[UUID, Message]:
+    ids = sorted(set(message_ids))
+    if not ids:
+        return {}
+    query = select(Message).where(Message.id.in_(ids)).order_by(Message.id)  # locks taken in one order: no deadlock
+    return {row.id: row for row in session.scalars(query.with_for_update() if for_update else query)}
 
 
 def conversations(session: Session, conversation_ids: Iterable[UUID]) -> dict[UUID, Conversation]:
@@ -116,14 +120,17 @@ def attachment(session: Session, attachment_id: UUID) -> Attachment | None:
 
 
 def unsent_before(session: Session, pairs: Iterable[tuple[UUID, int]]) -> set[UUID]:
-    """Of (conversation, place) pairs, the conversations with an earlier outbound message not yet handed over."""
+    """Of (conversation, place) pairs, the conversations with an earlier outbound message not yet handed over.
+
+    A message held for quiet hours does not count: it was put off on purpose, and an answer to the patient (or a
+    STOP's confirmation) must not wait behind it until morning."""
     wanted = list(pairs)
     if not wanted:
         return set()
     places = dict(wanted)
     rows = session.execute(select(Message.conversation_id, func.min(Message.seq))
                            .where(Message.conversation_id.in_(places), Message.direction == "outbound",
-                                  Message.status.in_(("queued", "held", "sending")))
+                                  Message.sent_at.is_(None), Message.status.in_(("queued", "sending")))
                            .group_by(Message.conversation_id))
     return {conversation_id for conversation_id, first in rows if first < places[conversation_id]}
 
@@ -177,9 +184,3 @@ def give_back_rate(session: Session, bucket: str, second: int, unused: int) -> N
 
 def forget_rates_before(session: Session, second: int) -> None:
     session.execute(delete(RateWindow).where(RateWindow.second < second))
-
-
-def held_until(session: Session, message_id: UUID, until: datetime, reason: str) -> None:
-    row = session.get(Message, message_id)
-    if row is not None and row.status in ("queued", "held"):
-        row.status, row.send_after, row.error = "held", until, reason

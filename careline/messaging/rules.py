@@ -86,7 +86,8 @@ class Status(enum.StrEnum):
 RANKS: Mapping[str, int] = {"accepted": 1, "scheduled": 1, "queued": 1, "sending": 2, "sent": 3, "delivered": 4,
                             "read": 5, "undelivered": 4, "failed": 4, "canceled": 4}
 FINAL = frozenset({Status.delivered, Status.undelivered, Status.failed, Status.blocked})
-OUTBOUND_STATUS = {"accepted": Status.queued, "scheduled": Status.queued, "queued": Status.queued,
+# Taken by the provider counts as sent (handed over); the callbacks then say delivered or not.
+OUTBOUND_STATUS = {"accepted": Status.sent, "scheduled": Status.sent, "queued": Status.sent,
                    "sending": Status.sent, "sent": Status.sent, "delivered": Status.delivered, "read": Status.delivered,
                    "undelivered": Status.undelivered, "failed": Status.failed, "canceled": Status.failed}
 

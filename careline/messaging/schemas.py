@@ -134,7 +134,6 @@ class ChatNews(BaseModel):
     lines: list[ChatLine]
     agent_typing: bool
     ended: bool
-    identified: bool
 
 
 class EmailTaken(BaseModel):

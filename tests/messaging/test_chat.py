@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from careline import jobs
 from careline.db import UnitOfWork
 from careline.integrations.sink import SinkMessage
-from careline.messaging.errors import ChatClosed, NotFound, TooManyTries
+from careline.messaging.errors import Blocked, ChatClosed, NotFound, TooManyTries
 from careline.messaging.models import Conversation, Message
 from careline.messaging.schemas import ChatWho, ReplyIn
 from careline.messaging.service import chat, threads
@@ -65,7 +65,8 @@ def test_the_agents_reply_and_typing_reach_the_widget_and_the_patients_typing_re
     news = chat.news(uow, token, 1)
     assert [(line.seq, line.from_patient, line.author, line.body) for line in news.lines] == [
         (2, False, "Agent", "Yes — which day suits you?")]
-    assert (news.agent_typing, news.ended, news.identified) == (False, False, False)
+    assert (news.agent_typing, news.ended) == (False, False)
+    assert "identified" not in news.model_dump()  # the widget never learns whether a record matched
     everything = chat.news(uow, token, 0).lines
     assert [line.body for line in everything] == ["Can I book a flu shot?", "Yes — which day suits you?"]
 
@@ -83,7 +84,16 @@ def test_identify_matches_exactly_one_patient_and_tells_the_contact(uow: UnitOfW
     assert (conversation.patient_id, conversation.preverified) == (patient.id, ["name", "birth_date"])
     answered = contact(uow, conversation.interaction_id)
     assert (answered.patient_id, sorted(answered.preverified)) == (patient.id, ["birth_date", "name"])
-    assert chat.news(uow, token, 0).identified is True
+    assert "identified" not in chat.news(uow, token, 0).model_dump()
+
+
+def test_a_list_of_names_hoping_one_fits_matches_no_one(uow: UnitOfWork, settings: Settings) -> None:
+    make_patient(uow, given="Ana Maria")
+    token, conversation, _ = _answered(uow, settings)
+    chat.identify(uow, POLICY, token, ChatWho(name="Ana Jose Luis Rivera Garcia", birth_date=date(1961, 2, 3)))
+    assert conversation.patient_id is None
+    chat.identify(uow, POLICY, token, ChatWho(name="Ana Rivera", birth_date=date(1961, 2, 3)))  # middle name left out
+    assert conversation.patient_id is not None
 
 
 def test_identify_before_the_first_line_carries_the_match_into_the_new_contact(uow: UnitOfWork,
@@ -130,11 +140,16 @@ def test_the_transcript_is_emailed_through_the_worker_to_the_sink(sessions: sess
         assert (email.kind, email.purpose, email.status) == ("chat_transcript", "reply", "sent")
 
 
-def test_a_chat_asks_for_three_transcripts_at_most(uow: UnitOfWork, settings: Settings) -> None:
-    token, _ = chat.start(uow, "en", now=NOW)
+def test_a_chat_is_emailed_only_once_an_agent_answered_and_three_times_at_most(uow: UnitOfWork,
+                                                                               settings: Settings) -> None:
+    token, conversation, staff = _answered(uow, settings)
+    with pytest.raises(Blocked, match="once an agent has answered"):  # else: a free relay for anyone's spam
+        chat.transcript(uow, settings, token, "someone@example.org")
+    assert conversation.interaction_id is not None
+    threads.reply(uow, staff.actor, settings, conversation.interaction_id, ReplyIn(body="Hello!"))
     for attempt in range(3):
         chat.transcript(uow, settings, token, f"someone{attempt}@example.org")
-    with pytest.raises(TooManyTries):
+    with pytest.raises(TooManyTries, match="already e-mailed 3 times"):
         chat.transcript(uow, settings, token, "someone@example.org")
 
 

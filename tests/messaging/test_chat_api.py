@@ -128,12 +128,12 @@ def test_identify_says_the_same_whether_or_not_a_record_matched(web: TestClient)
     assert "Too many tries" in too_many.json()["detail"]
 
 
-def test_a_transcript_is_accepted_and_an_ended_chat_is_gone(web: TestClient) -> None:
+def test_a_transcript_before_an_agent_answered_is_refused_and_an_ended_chat_is_gone(web: TestClient) -> None:
     token = _start(web)
     web.post("/chat/api/messages", json={"body": "Please e-mail me this"}, headers=token)
     mailed = web.post("/chat/api/transcript", json={"email": "ana@example.org"}, headers=token)
-    assert mailed.status_code == 202
-    assert "e-mail this chat" in mailed.json()["message"]
+    assert mailed.status_code == 409
+    assert mailed.json()["detail"] == "The chat can be e-mailed once an agent has answered."
     assert web.post("/chat/api/end", headers=token).status_code == 204
     assert web.get("/chat/api/messages", headers=token).json()["ended"] is True
     closed = web.post("/chat/api/messages", json={"body": "one more thing"}, headers=token)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from careline import jobs
@@ -144,7 +144,30 @@ def test_the_global_limit_counts_every_sender(sessions: sessionmaker[Session], s
 
 # A thread's order.
 
-def test_a_second_message_waits_for_the_first(sessions: sessionmaker[Session], settings: Settings) -> None:
+def test_a_second_message_waits_for_the_first_still_on_its_way(sessions: sessionmaker[Session],
+                                                                settings: Settings) -> None:
+    with UnitOfWork(sessions) as uow:
+        patient = make_texter(uow, consents={"sms_care": True})
+        first = queue(uow, settings, patient_id=patient.id, purpose=Purpose.care, body="First", now=DAY)
+        second = queue(uow, settings, patient_id=patient.id, purpose=Purpose.care, body="Second", now=DAY)
+        uow.session.get_one(Message, first).status = "sending"  # another worker is handing it over right now
+        uow.session.execute(update(OutboxMessage).where(OutboxMessage.key == f"message:{first}")
+                            .values(due_at=DAY + timedelta(minutes=1)))
+        uow.commit()
+    dispatcher = jobs.dispatcher(sessions, settings)
+    assert at(dispatcher, DAY) == 1
+    assert statuses(sessions, [second]) == [("queued", None)]
+    assert outbox(sessions) == [("pending", 0)] * 2  # waiting is not a failed attempt
+    with UnitOfWork(sessions) as uow:
+        uow.session.get_one(Message, first).status = "queued"  # that worker died before asking: sent again
+        uow.commit()
+    assert at(dispatcher, DAY + timedelta(minutes=2)) == 2
+    lines = settings.effective_sink_file.read_text().splitlines()
+    assert [json.loads(line)["body"] for line in lines] == ["First", "Second"]
+
+
+def test_a_text_held_for_quiet_hours_holds_back_nothing_behind_it(sessions: sessionmaker[Session],
+                                                                   settings: Settings) -> None:
     with UnitOfWork(sessions) as uow:
         patient = make_texter(uow, consents={"sms_care": True, "sms_outreach": True}, time_zone="America/Los_Angeles")
         first = queue(uow, settings, patient_id=patient.id, purpose=Purpose.outreach, body="First", now=NIGHT)
@@ -152,13 +175,8 @@ def test_a_second_message_waits_for_the_first(sessions: sessionmaker[Session], s
         uow.commit()
     dispatcher = jobs.dispatcher(sessions, settings)
     assert at(dispatcher, NIGHT) == 2
-    assert [status for status, _ in statuses(sessions, [first, second])] == ["held", "queued"]
-    assert at(dispatcher, NIGHT + timedelta(seconds=5)) == 1  # the care text alone: still behind the first
-    assert [status for status, _ in statuses(sessions, [first, second])] == ["held", "queued"]
-    assert sent_to(sessions) == []
-    assert outbox(sessions) == [("pending", 0)] * 2
+    assert [status for status, _ in statuses(sessions, [first, second])] == ["held", "sent"]
     opens = datetime(2027, 3, 16, 15, 0, tzinfo=UTC)
-    assert at(dispatcher, opens) == 2
-    assert [status for status, _ in statuses(sessions, [first, second])] == ["sent", "sent"]
+    assert at(dispatcher, opens) == 1
     lines = settings.effective_sink_file.read_text().splitlines()
-    assert [json.loads(line)["body"] for line in lines] == ["First", "Second"]
+    assert [json.loads(line)["body"] for line in lines] == ["Second", "First"]

@@ -146,7 +146,8 @@ def sent_text(sessions: sessionmaker[Session], sid: str | None = "SMc439d34d") -
         thread = outgoing.thread_for(uow, Channel.sms, MOBILE, patient_id=None, language="en", center=CENTER,
                                      now=utcnow())
         message = outgoing.queue(uow, Settings(secret_key=TEST_SECRET), thread, body="Your visit is confirmed.")
-        message.status, message.status_rank, message.provider_id = "queued", 1, sid
+        message.status, message.status_rank, message.provider_id = "sent", 1, sid
+        message.sent_at = utcnow()
         uow.commit()
         return message.id
 
@@ -208,7 +209,7 @@ def test_an_unknown_message_is_answered_204_and_nothing_changes(
     sent = sent_text(sessions)
     assert callback(client, uuid4(), "SMnobody", "delivered") == 204
     assert callback(client, None, "SMnobody", "failed", "21610") == 204
-    assert state(sessions, sent) == ("queued", None)
+    assert state(sessions, sent) == ("sent", None)
     with sessions() as session:
         assert opt_outs(session) == []
 
@@ -240,7 +241,7 @@ def test_a_status_callback_without_a_valid_signature_is_refused(
     answer = client.post(path, content=urlencode(params), headers={
         "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": forged})
     assert answer.status_code == 403
-    assert state(sessions, sent) == ("queued", None)
+    assert state(sessions, sent) == ("sent", None)
 
 
 def test_a_bad_message_id_is_a_clear_4xx(client: TestClient) -> None:

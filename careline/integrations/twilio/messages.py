@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+from urllib3.exceptions import NewConnectionError
 
-from careline.integrations.messages import Outgoing, ProviderError, Receipt, Refused
+from careline.integrations.messages import Outgoing, ProviderError, Receipt, Refused, Unsure
 from careline.integrations.twilio.voice import SERVER_ERRORS, TIMEOUT_SECONDS, TOO_MANY_REQUESTS
+
+RETRYABLE = frozenset({401, 403, TOO_MANY_REQUESTS})
 
 
 class TwilioMessages:
@@ -33,12 +37,25 @@ class TwilioMessages:
                                                 status_callback=message.status_callback, **sender)
         except TwilioRestException as error:
             return _plain(error)
+        except requests.ConnectionError as error:
+            if _never_connected(error):
+                return ProviderError(f"Twilio unreachable: {type(error).__name__}")
+            return Unsure(f"Twilio connection lost mid-request: {type(error).__name__}")
+        except Exception as error:  # a timeout waiting for the answer, or worse: the text may have gone
+            return Unsure(f"Twilio request cut off: {type(error).__name__}")
         return Receipt(provider_id=str(sent.sid), status="queued")
+
+
+def _never_connected(error: requests.ConnectionError) -> bool:
+    """No connection was made, so the request cannot have reached Twilio and is safe to send again."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(error, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
 
 
 def _plain(error: TwilioRestException) -> ProviderError:
     """Named by status and code only: Twilio's messages quote phone numbers."""
     described = f"Twilio HTTP {error.status}, error {error.code}"
-    if error.status == TOO_MANY_REQUESTS or error.status >= SERVER_ERRORS:
+    # A bad credential is the operator's to mend, not the message's fault: it waits for the fix.
+    if error.status in RETRYABLE or error.status >= SERVER_ERRORS:
         return ProviderError(described)
     return Refused(described, code=str(error.code) if error.code else None)

@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 
 from careline.db import UnitOfWork, utcnow
 from careline.messaging import repository, rules
-from careline.messaging.errors import ChatClosed, InvalidMessage, NotFound, TooManyTries
+from careline.messaging.errors import Blocked, ChatClosed, InvalidMessage, NotFound, TooManyTries
 from careline.messaging.models import Conversation, Message
 from careline.messaging.rules import Channel, Purpose
 from careline.messaging.schemas import ChatLine, ChatNews, ChatWho
@@ -82,7 +82,7 @@ def news(uow: UnitOfWork, token: str, after_seq: int, *, now: datetime | None = 
     typing_at = conversation.agent_typing_at
     return ChatNews(lines=[_line(row) for row in repository.thread(uow.session, conversation.id, after=after_seq)],
                     agent_typing=typing_at is not None and now - typing_at < timedelta(seconds=threads.TYPING_SECONDS),
-                    ended=_ended(uow, conversation), identified=conversation.patient_id is not None)
+                    ended=_ended(uow, conversation))
 
 
 def _line(message: Message) -> ChatLine:
@@ -125,8 +125,10 @@ def transcript(uow: UnitOfWork, settings: Settings, token: str, email: str, *, n
     conversation = _chat(uow, token, for_update=True)
     origin = conversation.address  # the e-mail threads remember the chat they came from: the count below
     if repository.count_from(uow.session, Channel.email, origin) >= MAX_TRANSCRIPTS:
-        raise TooManyTries()
+        raise TooManyTries(f"This chat was already e-mailed {MAX_TRANSCRIPTS} times.")
     lines = repository.thread(uow.session, conversation.id)
+    if not any(line.direction == "outbound" for line in lines):  # else anyone could mail anything to anyone
+        raise Blocked("The chat can be e-mailed once an agent has answered.")
     rendered = templates.render(uow, settings, "chat_transcript", Channel.email, conversation.language,
                                 {"transcript": _transcript_text(lines, conversation.language),
                                  "when": f"{conversation.created_at:%Y-%m-%d %H:%M} UTC"})

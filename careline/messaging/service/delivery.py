@@ -20,7 +20,7 @@ from uuid import UUID
 import structlog
 
 from careline.db import UnitOfWork, utcnow
-from careline.integrations.messages import MessageProvider, Outgoing, ProviderError, Receipt, Refused
+from careline.integrations.messages import MessageProvider, Outgoing, ProviderError, Receipt, Refused, Unsure
 from careline.messaging import repository, rules
 from careline.messaging.models import Conversation, Message
 from careline.messaging.rules import Channel, Purpose, Status
@@ -55,8 +55,8 @@ def deliver(sessions: Callable[[], UnitOfWork], settings: Settings, providers: P
     now = now or utcnow()
     with sessions() as uow:
         planned = _plan(uow, settings, providers, jobs, failures, now)
-        uow.commit()  # "sending" is marked before a provider without idempotency keys is asked
-    receipts = _hand_over(providers, planned)
+        uow.commit()
+    receipts = _hand_over(sessions, providers, planned)
     with sessions() as uow:
         _settle(uow, planned, receipts, failures, utcnow())
         uow.commit()
@@ -87,10 +87,12 @@ def _plan(uow: UnitOfWork, settings: Settings, providers: Providers, jobs: Seque
             message.status, message.error, message.status_at = Status.blocked, str(verdict), now
         else:
             failures[job.id] = verdict
-            waiting.add(thread.id)  # later ones in this thread wait behind it
+            if message.status != Status.held:  # later ones in the thread wait behind it, unless it waits for 08:00
+                waiting.add(thread.id)
     ready = _within_rate(uow, settings, ready, failures, now)
-    return [_planned(uow, settings, providers, job, message, thread, failures)
-            for job, message, thread in ready if job.id not in failures]
+    planned = [_planned(uow, settings, providers, job, message, thread, failures)
+               for job, message, thread in ready if job.id not in failures]
+    return [item for item in planned if item is not None]
 
 
 def _order(message: Message | None) -> tuple[str, int]:
@@ -176,11 +178,12 @@ def _sms_sender(settings: Settings, thread: Conversation) -> str | None:
 
 
 def _planned(uow: UnitOfWork, settings: Settings, providers: Providers, job: Job, message: Message,
-             thread: Conversation, failures: dict[UUID, Exception]) -> Planned:
+             thread: Conversation, failures: dict[UUID, Exception]) -> Planned | None:
     name = settings.sms_provider if thread.channel == Channel.sms else settings.email_provider
-    provider = providers[name]
-    if not provider.idempotent:
-        message.status = Status.sending
+    if name not in providers:  # chosen but not set up (no Twilio credentials): say so on the dead-letter page
+        failures[job.id] = GiveUp(f"The {name} provider is chosen for {thread.channel} but not configured; see "
+                                  "docs/configuration.md.")
+        return None
     references = (tuple(repository.references_of(uow.session, thread.id, before=message.seq))
                   if thread.channel == Channel.email else ())
     callback = (f"{settings.public_url}/telephony/twilio/sms/status?message={message.id}"
@@ -194,32 +197,55 @@ def _planned(uow: UnitOfWork, settings: Settings, providers: Providers, job: Job
     return Planned(job, message.id, name, outgoing)
 
 
-def _hand_over(providers: Providers, planned: Sequence[Planned]) -> dict[UUID, Receipt | ProviderError]:
+def _hand_over(sessions: Callable[[], UnitOfWork], providers: Providers,
+               planned: Sequence[Planned]) -> dict[UUID, Receipt | ProviderError]:
+    """An idempotent provider takes the batch at once; any other one message at a time, each marked
+    ``sending`` just before it is asked, so a worker that dies leaves only that one message in doubt."""
     results: dict[UUID, Receipt | ProviderError] = {}
     by_provider: dict[str, list[Planned]] = {}
     for item in planned:
         by_provider.setdefault(item.provider, []).append(item)
     for name, items in by_provider.items():
-        try:
-            outcomes = providers[name].send([item.outgoing for item in items])
-        except Exception as error:  # a provider bug must not lose the batch: every message tries again
-            log.error("messaging.provider_failed", provider=name, error_type=type(error).__name__)
-            outcomes = [ProviderError(f"{name}: {type(error).__name__}") for _ in items]
-        results.update({item.job.id: outcome for item, outcome in zip(items, outcomes, strict=True)})
+        provider = providers[name]
+        chunks = [items] if provider.idempotent else [[item] for item in items]
+        for chunk in chunks:
+            if not provider.idempotent:
+                _mark_sending(sessions, chunk[0])
+            results.update(_ask(provider, chunk))
     return results
+
+
+def _mark_sending(sessions: Callable[[], UnitOfWork], item: Planned) -> None:
+    with sessions() as uow:
+        message = repository.message(uow.session, item.message_id, for_update=True)
+        if message is not None:
+            message.status = Status.sending
+        uow.commit()
+
+
+def _ask(provider: MessageProvider, items: Sequence[Planned]) -> dict[UUID, Receipt | ProviderError]:
+    try:
+        outcomes = provider.send([item.outgoing for item in items])
+    except Exception as error:  # a provider bug: what it may have sent is in doubt unless it dedupes by key
+        log.error("messaging.provider_failed", provider=provider.name, error_type=type(error).__name__)
+        kind = ProviderError if provider.idempotent else Unsure
+        outcomes = [kind(f"{provider.name}: {type(error).__name__}") for _ in items]
+    return {item.job.id: outcome for item, outcome in zip(items, outcomes, strict=True)}
 
 
 def _settle(uow: UnitOfWork, planned: Sequence[Planned], receipts: Mapping[UUID, Receipt | ProviderError],
             failures: dict[UUID, Exception], now: datetime) -> None:
-    messages = repository.messages(uow.session, [item.message_id for item in planned])
+    # Locked: a status callback for one of them waits for this, then applies on top (it only moves forward).
+    messages = repository.messages(uow.session, [item.message_id for item in planned], for_update=True)
     for item in planned:
         message, outcome = messages[item.message_id], receipts[item.job.id]
         if isinstance(outcome, Receipt):
             _sent(message, outcome, now)
+        elif isinstance(outcome, Unsure):
+            message.status, message.error = Status.sending, UNSURE
+            failures[item.job.id] = GiveUp(UNSURE)
         elif isinstance(outcome, Refused) and outcome.code == rules.CARRIER_OPTED_OUT:
-            consent.record(uow, message.channel, item.outgoing.to, out=True, source="carrier",
-                           detail=outcome.code, now=now)
-            message.status, message.error, message.status_at = Status.blocked, status.CARRIER_OPTED_OUT_ERROR, now
+            status.carrier_opted_out(uow, message, item.outgoing.to, now)
         elif isinstance(outcome, Refused):
             message.status, message.error, message.status_at = Status.failed, str(outcome), now
             failures[item.job.id] = GiveUp(str(outcome))
@@ -238,9 +264,12 @@ def _sent(message: Message, receipt: Receipt, now: datetime) -> None:
 
 
 def gave_up(sessions: Callable[[], UnitOfWork], job: Job, reason: str) -> None:
-    """The worker stopped trying: the thread shows the message as failed, and why."""
+    """The worker stopped trying: the thread shows why. One that may have gone stays "sending", not "failed"."""
     with sessions() as uow:
-        message = repository.message(uow.session, UUID(job.payload["message_id"]))
-        if message is not None and message.status in (Status.queued, Status.held, Status.sending):
-            message.status, message.error, message.status_at = Status.failed, reason[:300], utcnow()
+        message = repository.message(uow.session, UUID(job.payload["message_id"]), for_update=True)
+        if message is not None and message.sent_at is None and message.status in (Status.queued, Status.held,
+                                                                                  Status.sending):
+            if message.status != Status.sending:
+                message.status = Status.failed
+            message.error, message.status_at = reason[:300], utcnow()
         uow.commit()

@@ -95,6 +95,7 @@ def _check_length(channel: str, body: str) -> None:
 
 
 def _reply_subject(subject: str | None) -> str:
+    subject = " ".join((subject or "").split())  # a header is one line
     if not subject:
         return "Your message to us"
     return subject if subject.lower().startswith("re:") else f"Re: {subject}"

@@ -40,6 +40,12 @@ def delivery_status(uow: UnitOfWork, *, message_id: UUID | None, provider_id: st
     return message
 
 
+def carrier_opted_out(uow: UnitOfWork, message: Message, address: str, now: datetime) -> None:
+    """The carrier refused the text because the patient replied STOP to it: their opt-out, recorded as ours."""
+    consent.record(uow, Channel.sms, address, out=True, source="carrier", detail=rules.CARRIER_OPTED_OUT, now=now)
+    message.status, message.error, message.status_at = Status.blocked, CARRIER_OPTED_OUT_ERROR, now
+
+
 def _outbound(uow: UnitOfWork, message_id: UUID | None, provider_id: str) -> Message | None:
     """Locked, so two callbacks at once for one message apply one after the other."""
     found = repository.message(uow.session, message_id, for_update=True) if message_id else None

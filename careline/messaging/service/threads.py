@@ -194,7 +194,7 @@ def reply(uow: UnitOfWork, actor: Actor, settings: Settings, interaction_id: UUI
           now: datetime | None = None) -> ConversationRead:
     now = now or utcnow()
     interactions.working_on(uow, actor, interaction_id)
-    conversation = repository.by_interaction(uow.session, interaction_id)
+    conversation = repository.by_interaction(uow.session, interaction_id, for_update=True)
     if conversation is None:
         raise NotFound("conversation for this contact")
     outgoing.refuse_if_opted_out(uow, conversation)

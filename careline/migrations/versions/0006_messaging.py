@@ -122,8 +122,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
         sa.UniqueConstraint("channel", "provider_id", name=op.f("uq_messages_channel")),
+        sa.UniqueConstraint("conversation_id", "seq", name=op.f("uq_messages_conversation_id")),
     )
-    op.create_index("ix_messages_thread", "messages", ["conversation_id", "seq"], unique=False)
     op.create_table(
         "message_attachments",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -145,7 +145,6 @@ def downgrade() -> None:
     op.drop_column("outbox", "redriven_at")
     op.drop_index(op.f("ix_message_attachments_message_id"), table_name="message_attachments")
     op.drop_table("message_attachments")
-    op.drop_index("ix_messages_thread", table_name="messages")
     op.drop_table("messages")
     op.drop_index(op.f("ix_conversations_patient_id"), table_name="conversations")
     op.drop_index(op.f("ix_conversations_interaction_id"), table_name="conversations")

@@ -56,15 +56,16 @@ def ids_with_email(uow: UnitOfWork, address: str) -> list[UUID]:
 
 
 def ids_named(uow: UnitOfWork, name: str, birth_date: date) -> list[UUID]:
-    """Active patients born on ``birth_date`` whose first and last names are in ``name`` (a chat's "who are
-    you?"): accent- and case-free, exact words, so a near miss matches no one."""
+    """Active patients born on ``birth_date`` whose name ``name`` is (a chat's "who are you?"): accent- and
+    case-free whole words, the first given name and every family name, and no word that is not one of theirs
+    (a middle name may be left out). A near miss, or a list of names hoping one fits, matches no one."""
     words = set(rules.name_key(name).split())
     if not words:
         return []
     found = uow.session.execute(select(Patient.id, Patient.given_key, Patient.family_key)
                                 .where(Patient.birth_date == birth_date, Patient.status == "active"))
     return [patient_id for patient_id, given, family in found
-            if set(family.split()) <= words and given.split()[:1] and given.split()[0] in words]
+            if given.split()[:1] and {given.split()[0], *family.split()} <= words <= {*given.split(), *family.split()}]
 
 
 def normalise_number(policy: PatientPolicy, number: str) -> str:
