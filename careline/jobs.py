@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,4 +42,5 @@ def providers(sessions: sessionmaker[Session], settings: Settings, *,
 
 
 def dispatcher(sessions: sessionmaker[Session], settings: Settings, **overrides: Any) -> Dispatcher:
-    return Dispatcher(Context(sessions, settings, providers(sessions, settings, **overrides)), TASKS)
+    return Dispatcher(Context(sessions, settings, providers(sessions, settings, **overrides)), TASKS,
+                      batch=settings.outbox_batch, lease=timedelta(seconds=settings.outbox_lease_seconds))

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     sink_file: Path | None = Field(default=None, description="Defaults to sent-messages.jsonl in the data dir")
 
     outbox_max_age_minutes: int = Field(default=24 * 60, ge=1, description="Then a message is given up")
+    outbox_batch: int = Field(default=50, ge=1, le=5000, description="Outbox rows a worker takes at once")
+    outbox_lease_seconds: int = Field(default=60, ge=5, le=3600,
+                                      description="A taken row not settled by then is due again (its worker died)")
     log_level: str = Field(default="INFO", pattern="^(?i:debug|info|warning|error|critical)$")
     log_format: str = Field(default="json", pattern="^(json|console)$")
 

@@ -54,11 +54,12 @@ class LocalSink:
              "at": now, "repeats": 0} for m in {m.key: m for m in messages}.values()]
         with UnitOfWork(self._sessions) as uow:
             dialect = uow.session.get_bind().dialect.name
-            insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(SinkMessage).values(rows)
+            insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(SinkMessage)
             upsert = insert.on_conflict_do_update(index_elements=["key"],
                                                   set_={"repeats": SinkMessage.repeats + 1})
+            # Many parameter sets, not one statement with the rows in it: compiled once, cached for every batch.
             first_time = {key for key, repeats in uow.session.execute(
-                upsert.returning(SinkMessage.key, SinkMessage.repeats)) if repeats == 0}
+                upsert.returning(SinkMessage.key, SinkMessage.repeats), rows) if repeats == 0}
             uow.commit()
         self._write([row for row in rows if row["key"] in first_time])
         return [Receipt(provider_id=f"sink-{m.key}") for m in messages]

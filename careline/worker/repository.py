@@ -22,22 +22,22 @@ def add(session: Session, row: dict[str, Any]) -> None:
 
 
 def lease_due(session: Session, now: datetime, *, limit: int, lease: timedelta) -> list[OutboxMessage]:
-    """Due rows, oldest first, each pushed ``lease`` into the future and counted as an attempt.
+    """Due rows, oldest first, each pushed ``lease`` into the future and counted as an attempt, in one statement.
 
     On PostgreSQL rows another dispatcher is leasing are skipped, not waited for; SQLite has one writer.
     """
-    query = (
-        select(OutboxMessage)
-        .where(OutboxMessage.status == "pending", OutboxMessage.due_at <= now)
-        .order_by(OutboxMessage.due_at)
-        .limit(limit)
-    )
+    due = (select(OutboxMessage.id)
+           .where(OutboxMessage.status == "pending", OutboxMessage.due_at <= now)
+           .order_by(OutboxMessage.due_at)
+           .limit(limit))
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = list(session.scalars(query))
-    for row in rows:
-        row.due_at, row.attempts = now + lease, row.attempts + 1
-    return rows
+        due = due.with_for_update(skip_locked=True)
+    leased = (update(OutboxMessage)
+              .where(OutboxMessage.id.in_(due.scalar_subquery()))
+              .values(due_at=now + lease, attempts=OutboxMessage.attempts + 1)
+              .returning(OutboxMessage)
+              .execution_options(synchronize_session=False, populate_existing=True))
+    return sorted(session.scalars(leased), key=lambda row: row.created_at)
 
 
 def mark_sent(session: Session, message_ids: Sequence[UUID], now: datetime) -> None:
