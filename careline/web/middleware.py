@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from careline.web.cors import ChatCors, origins_of
 from careline.web.csrf import PRESESSION_COOKIE, new_presession_value
 from careline.web.errors import unexpected_error
+from careline.web.limits import BodyLimit
 
 log = structlog.get_logger("careline.access")
 
@@ -95,5 +96,6 @@ def _decorate(headers: MutableHeaders, scope: Scope, request_id: str, presession
 
 
 def install_middleware(app: FastAPI) -> None:
+    app.add_middleware(BodyLimit)
     app.add_middleware(ChatCors, prefix="/chat/api/", origins=origins_of(app.state.settings.chat_origins))
     app.add_middleware(RequestPlumbing)  # outermost: it logs and decorates the chat's refusals too
