@@ -7,8 +7,9 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 
 from careline.messaging.schemas import ConversationRead, Preview, ReplyIn, TemplateIn, TemplateRead
-from careline.messaging.service import admin, templates, threads
+from careline.messaging.service import templates, threads
 from careline.web.deps import AdminOnly, PatientWorkers, Uow
+from careline.worker import service as outbox_admin
 
 router = APIRouter(prefix="/api", tags=["messaging"])
 
@@ -39,10 +40,10 @@ def preview_template(data: TemplateIn, request: Request, uow: Uow, _: AdminOnly)
 
 
 @router.get("/outbox")
-def outbox(uow: Uow, _: AdminOnly, kind: str | None = None) -> admin.OutboxRead:
-    return admin.outbox_state(uow, kind=kind)
+def outbox(uow: Uow, _: AdminOnly, kind: str | None = None) -> outbox_admin.OutboxRead:
+    return outbox_admin.outbox_state(uow, kind=kind)
 
 
 @router.post("/outbox/redrive")
-def redrive(data: admin.RedriveIn, uow: Uow, actor: AdminOnly) -> admin.Redriven:
-    return admin.redrive(uow, actor, data)
+def redrive(data: outbox_admin.RedriveIn, uow: Uow, actor: AdminOnly) -> outbox_admin.Redriven:
+    return outbox_admin.redrive(uow, actor, data)

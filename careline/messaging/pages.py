@@ -26,6 +26,7 @@ from careline.routing.service.history import channel_name, duration
 from careline.web.deps import AdminOnly, PatientWorkers, Uow
 from careline.web.errors import DOMAIN_STATUS
 from careline.web.templates import render
+from careline.worker import service as outbox_admin
 
 router = APIRouter(include_in_schema=False)
 
@@ -204,16 +205,16 @@ def sent_messages_page(request: Request, uow: Uow, actor: AdminOnly, channel: st
 
 @router.get("/admin/outbox")
 def outbox_page(request: Request, uow: Uow, _: AdminOnly, redriven: int | None = None) -> Response:
-    state = admin.outbox_state(uow)
+    state = outbox_admin.outbox_state(uow)
     kinds = sorted({count.kind for count in state.counts} | {row.kind for row in state.dead})
     table = {(count.kind, count.status): count.rows for count in state.counts}
     return render(request, "messaging/outbox.html", {
-        "state": state, "kinds": kinds, "table": table, "kind_name": admin.kind_name, "redriven": redriven,
+        "state": state, "kinds": kinds, "table": table, "kind_name": outbox_admin.kind_name, "redriven": redriven,
         "age": duration})
 
 
 @router.post("/admin/outbox/redrive")
 def redrive(uow: Uow, actor: AdminOnly, ids: Annotated[list[UUID] | None, Form()] = None,
             kind: Annotated[str, Form(max_length=60)] = "") -> Response:
-    done = admin.redrive(uow, actor, admin.RedriveIn(ids=ids or [], kind=kind or None))
+    done = outbox_admin.redrive(uow, actor, outbox_admin.RedriveIn(ids=ids or [], kind=kind or None))
     return RedirectResponse(f"/admin/outbox?redriven={done.redriven}", status_code=303)

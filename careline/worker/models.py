@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, text
+from sqlalchemy import JSON, Boolean, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from careline.db import Base, utcnow
@@ -35,3 +35,6 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(300))
     redriven_at: Mapped[datetime | None]  # an admin sent a given-up row again: its age counts from then
+    # The dispatcher holding the row: only it may settle it, so one whose lease ran out cannot undo another's work.
+    lease_token: Mapped[uuid.UUID | None]
+    in_doubt: Mapped[bool] = mapped_column(Boolean, default=False)  # given up because it may have been sent

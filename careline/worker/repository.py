@@ -21,7 +21,7 @@ def add(session: Session, row: dict[str, Any]) -> None:
     session.execute(insert(OutboxMessage).values(**row).on_conflict_do_nothing(index_elements=["key"]))
 
 
-def lease_due(session: Session, now: datetime, *, limit: int, lease: timedelta) -> list[OutboxMessage]:
+def lease_due(session: Session, now: datetime, *, limit: int, lease: timedelta, token: UUID) -> list[OutboxMessage]:
     """Due rows, oldest first, each pushed ``lease`` into the future and counted as an attempt, in one statement.
 
     On PostgreSQL rows another dispatcher is leasing are skipped, not waited for; SQLite has one writer.
@@ -34,42 +34,45 @@ def lease_due(session: Session, now: datetime, *, limit: int, lease: timedelta) 
         due = due.with_for_update(skip_locked=True)
     leased = (update(OutboxMessage)
               .where(OutboxMessage.id.in_(due.scalar_subquery()))
-              .values(due_at=now + lease, attempts=OutboxMessage.attempts + 1)
+              .values(due_at=now + lease, attempts=OutboxMessage.attempts + 1, lease_token=token)
               .returning(OutboxMessage)
               .execution_options(synchronize_session=False, populate_existing=True))
     return sorted(session.scalars(leased), key=lambda row: row.created_at)
 
 
-def mark_sent(session: Session, message_ids: Sequence[UUID], now: datetime) -> None:
+def _held(message_ids: Sequence[UUID], token: UUID) -> Any:
+    """The rows still pending under this lease: settling anything else would undo another dispatcher's work."""
+    return (update(OutboxMessage)
+            .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == "pending",
+                   OutboxMessage.lease_token == token))
+
+
+def mark_sent(session: Session, message_ids: Sequence[UUID], token: UUID, now: datetime) -> None:
     if message_ids:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(message_ids))
-            .values(status="sent", sent_at=now, last_error=None)
-        )
+        session.execute(_held(message_ids, token).values(status="sent", sent_at=now, last_error=None))
 
 
-def postpone(session: Session, message_id: UUID, due_at: datetime, reason: str) -> None:
+def postpone(session: Session, message_id: UUID, token: UUID, due_at: datetime, reason: str) -> None:
     """Due again at ``due_at``, and the lease's attempt given back: waiting is not failing."""
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
-        .values(due_at=due_at, attempts=OutboxMessage.attempts - 1, last_error=reason[:300])
-    )
+    session.execute(_held([message_id], token).values(due_at=due_at, attempts=OutboxMessage.attempts - 1,
+                                                       last_error=reason[:300]))
 
 
-def retry_at(session: Session, message_id: UUID, due_at: datetime, error: str) -> None:
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
-        .values(due_at=due_at, last_error=error[:300])
-    )
+def retry_at(session: Session, message_id: UUID, token: UUID, due_at: datetime, error: str) -> None:
+    session.execute(_held([message_id], token).values(due_at=due_at, last_error=error[:300]))
 
 
-def give_up(session: Session, message_id: UUID, error: str) -> None:
-    session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == message_id).values(status="dead", last_error=error[:300])
-    )
+def give_up(session: Session, message_id: UUID, token: UUID, error: str, *, in_doubt: bool = False) -> bool:
+    """Returns whether it was this lease's to give up."""
+    result = session.execute(_held([message_id], token).values(status="dead", last_error=error[:300],
+                                                                in_doubt=in_doubt))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def extend_lease(session: Session, message_ids: Sequence[UUID], token: UUID, until: datetime) -> None:
+    """Keep rows a slow batch still works on from coming due for another dispatcher."""
+    if message_ids:
+        session.execute(_held(message_ids, token).values(due_at=until))
 
 
 def redrive(session: Session, message_ids: Sequence[UUID], now: datetime) -> int:
@@ -77,7 +80,7 @@ def redrive(session: Session, message_ids: Sequence[UUID], now: datetime) -> int
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == "dead")
-        .values(status="pending", attempts=0, due_at=now, redriven_at=now)
+        .values(status="pending", attempts=0, due_at=now, redriven_at=now, in_doubt=False, lease_token=None)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

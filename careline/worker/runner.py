@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import structlog
 from fastapi.concurrency import run_in_threadpool
@@ -33,7 +33,14 @@ IDLE_SECONDS = 1.0
 
 
 class GiveUp(Exception):
-    """Raised by a handler when trying again cannot help (the call is long over, the number is invalid)."""
+    """Raised by a handler when trying again cannot help (the call is long over, the number is invalid).
+
+    ``in_doubt``: the side effect may have happened (a provider cut off mid-request), so an admin re-drives it
+    only knowingly, one by one."""
+
+    def __init__(self, reason: str, *, in_doubt: bool = False) -> None:
+        super().__init__(reason)
+        self.in_doubt = in_doubt
 
 
 class Later(Exception):
@@ -53,6 +60,7 @@ class Job:
     payload: dict[str, Any]
     attempts: int
     created_at: datetime
+    lease: UUID | None = None  # the dispatcher's hold on the row; only it settles the row
 
 
 @dataclass(slots=True)
@@ -92,6 +100,13 @@ def one_at_a_time(handler: Handler) -> Task:
     return Task(run)
 
 
+def extend_lease(uow: UnitOfWork, jobs: Sequence[Job], seconds: float) -> None:
+    """A batch that talks to a slow provider one message at a time keeps its rows for another ``seconds``."""
+    token = next((job.lease for job in jobs if job.lease is not None), None)
+    if token is not None:
+        repository.extend_lease(uow.session, [job.id for job in jobs], token, utcnow() + timedelta(seconds=seconds))
+
+
 def backoff(attempts: int) -> timedelta:
     """Exponential, capped, with jitter so a provider's outage does not end in a thundering herd."""
     base = min(2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
@@ -106,11 +121,12 @@ class Dispatcher:
 
     def run_once(self, now: datetime | None = None) -> int:
         """Lease one batch of due rows, carry them out kind by kind, and settle them; returns how many."""
-        now = now or utcnow()
+        now, token = now or utcnow(), uuid4()
         with UnitOfWork(self.context.sessions) as uow:
             jobs = [
-                Job(row.id, row.kind, row.key, dict(row.payload), row.attempts, row.redriven_at or row.created_at)
-                for row in repository.lease_due(uow.session, now, limit=self._batch, lease=self._lease)
+                Job(row.id, row.kind, row.key, dict(row.payload), row.attempts, row.redriven_at or row.created_at,
+                    token)
+                for row in repository.lease_due(uow.session, now, limit=self._batch, lease=self._lease, token=token)
             ]
             uow.commit()
         by_kind: dict[str, list[Job]] = {}
@@ -132,20 +148,24 @@ class Dispatcher:
     def _settle(self, jobs: Sequence[Job], failures: Mapping[UUID, Exception]) -> None:
         now = utcnow()
         given_up: list[tuple[Job, str]] = []
+        token = jobs[0].lease if jobs else None
+        if token is None:
+            return
         with UnitOfWork(self.context.sessions) as uow:
-            repository.mark_sent(uow.session, [job.id for job in jobs if job.id not in failures], now)
+            repository.mark_sent(uow.session, [job.id for job in jobs if job.id not in failures], token, now)
             for job in jobs:
                 error = failures.get(job.id)
                 if error is None:
                     continue
                 if isinstance(error, Later):
-                    repository.postpone(uow.session, job.id, error.until, str(error))
+                    repository.postpone(uow.session, job.id, token, error.until, str(error))
                 elif isinstance(error, GiveUp) or now - job.created_at > self._max_age:
-                    repository.give_up(uow.session, job.id, _describe(error))
-                    given_up.append((job, _describe(error)))
+                    in_doubt = isinstance(error, GiveUp) and error.in_doubt
+                    if repository.give_up(uow.session, job.id, token, _describe(error), in_doubt=in_doubt):
+                        given_up.append((job, _describe(error)))
                     log.warning("outbox.gave_up", kind=job.kind, attempts=job.attempts, error_type=type(error).__name__)
                 else:
-                    repository.retry_at(uow.session, job.id, now + backoff(job.attempts), _describe(error))
+                    repository.retry_at(uow.session, job.id, token, now + backoff(job.attempts), _describe(error))
                     log.info("outbox.retry", kind=job.kind, attempts=job.attempts, error_type=type(error).__name__)
             uow.commit()
         for job, reason in given_up:

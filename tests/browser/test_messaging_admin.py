@@ -18,10 +18,10 @@ from careline.messaging.service import threads
 from careline.routing.schemas import QueueIn
 from careline.routing.service import setup
 from careline.settings import Settings
-from careline.worker import outbox, repository
+from careline.worker import outbox
 from careline.worker.models import OutboxMessage
 from tests.browser.conftest import check_accessibility, screenshot, sign_in
-from tests.factories.messaging import make_texter, text
+from tests.factories.messaging import give_up_row, make_texter, text
 from tests.factories.routing import ADMIN, POLICY
 
 pytestmark = pytest.mark.browser
@@ -98,7 +98,7 @@ def test_a_given_up_row_is_sent_again_from_the_outbox(page: Page, live_settings:
         outbox.send_later(uow, "message.send", {"message_id": str(uuid.uuid4())}, key="gone-1",
                           due_at=utcnow() + timedelta(days=1))
         row = uow.session.scalars(select(OutboxMessage)).one()
-        repository.give_up(uow.session, row.id, "The provider refused the login (HTTP 401).")
+        give_up_row(uow.session, row.id, "The provider refused the login (HTTP 401).")
         uow.commit()
     sign_in(page, "dana")
     _admin_page(page, "Outbox")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from careline.db import UnitOfWork
@@ -12,6 +13,7 @@ from careline.messaging.models import Message, OptOutEvent
 from careline.messaging.rules import Channel
 from careline.messaging.service import threads
 from careline.patients.models import Patient
+from careline.worker.models import OutboxMessage
 from tests.factories.patients import make_patient
 from tests.factories.telephony import ACCOUNT_SID, CENTER
 
@@ -66,3 +68,9 @@ def inbound(session: Session) -> list[Message]:
 
 def opt_outs(session: Session, address: str = MOBILE) -> list[OptOutEvent]:
     return list(session.scalars(select(OptOutEvent).where(OptOutEvent.address == address).order_by(OptOutEvent.at)))
+
+
+def give_up_row(session: Session, row_id: UUID, error: str, *, in_doubt: bool = False) -> None:
+    """An outbox row the worker gave up on, as the dispatcher leaves it."""
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
+                    .values(status="dead", last_error=error, in_doubt=in_doubt))

@@ -21,6 +21,7 @@ from careline.settings import Settings
 from careline.worker import outbox, repository
 from careline.worker.models import OutboxMessage
 from tests.factories.auth import make_api_token, make_user
+from tests.factories.messaging import give_up_row
 from tests.factories.patients import make_patient
 from tests.factories.routing import POLICY, make_agent, make_queue, open_offers
 
@@ -137,7 +138,7 @@ class TestOutbox:
         outbox.send_later(uow, "message.send", {"message_id": str(uuid4())}, key="a")
         outbox.send_later(uow, "message.send", {"message_id": str(uuid4())}, key="b")
         rows = {row.key: row for row in uow.session.query(OutboxMessage)}
-        repository.give_up(uow.session, rows["a"].id, "provider refused: 21211")
+        give_up_row(uow.session, rows["a"].id, "provider refused: 21211")
         rows["a"].created_at = utcnow() - timedelta(hours=2)
         uow.commit()
         state = client.get("/api/outbox", headers=admin).json()
@@ -154,7 +155,7 @@ class TestOutbox:
         for key in ("a", "b"):
             outbox.send_later(uow, "message.send", {"message_id": str(uuid4())}, key=key)
         for row in uow.session.query(OutboxMessage):
-            repository.give_up(uow.session, row.id, "gave up")
+            give_up_row(uow.session, row.id, "gave up")
         uow.commit()
         assert client.post("/api/outbox/redrive", headers=admin, json={"kind": "message.send"}).json() == \
             {"redriven": 2}

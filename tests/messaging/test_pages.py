@@ -16,10 +16,11 @@ from careline.messaging.service import history, threads
 from careline.routing.service import engine, offers
 from careline.settings import Settings
 from careline.web.csrf import SESSION_COOKIE
-from careline.worker import outbox, repository
+from careline.worker import outbox
 from careline.worker.models import OutboxMessage
 from tests.conftest import csrf_from
 from tests.factories.auth import make_session, make_user
+from tests.factories.messaging import give_up_row
 from tests.factories.patients import make_patient
 from tests.factories.routing import POLICY, make_agent, make_queue, open_offers
 
@@ -116,7 +117,7 @@ def test_sent_messages_and_outbox_pages(client: TestClient, uow: UnitOfWork, adm
     assert "Nothing sent by SMS yet." in html
     outbox.send_later(uow, "message.send", {"message_id": "x"}, key="k1")
     row = uow.session.query(OutboxMessage).one()
-    repository.give_up(uow.session, row.id, "provider refused")
+    give_up_row(uow.session, row.id, "provider refused")
     uow.commit()
     page = client.get("/admin/outbox").text
     assert "provider refused" in page

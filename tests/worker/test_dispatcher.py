@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -110,12 +111,13 @@ def test_a_leased_row_is_not_leased_again_until_its_lease_runs_out(sessions: ses
         uow.commit()
     now = utcnow()
     with sessions() as session:
-        assert len(repository.lease_due(session, now, limit=10, lease=timedelta(seconds=60))) == 1
+        assert len(repository.lease_due(session, now, limit=10, lease=timedelta(seconds=60), token=uuid4())) == 1
         session.commit()
     with sessions() as session:
-        assert repository.lease_due(session, now, limit=10, lease=timedelta(seconds=60)) == []
+        assert repository.lease_due(session, now, limit=10, lease=timedelta(seconds=60), token=uuid4()) == []
         # A dispatcher that died mid-send: the row comes due again when its lease ends.
-        again = repository.lease_due(session, now + timedelta(seconds=61), limit=10, lease=timedelta(seconds=60))
+        again = repository.lease_due(session, now + timedelta(seconds=61), limit=10, lease=timedelta(seconds=60),
+                                     token=uuid4())
         assert [row.attempts for row in again] == [2]
 
 
@@ -124,3 +126,23 @@ def test_backoff_grows_and_is_capped(attempts: int) -> None:
     delay = backoff(attempts).total_seconds()
     base = min(2 ** (attempts - 1), 600)
     assert base * 0.5 <= delay <= base * 1.5
+
+
+def test_a_dispatcher_whose_lease_ran_out_cannot_settle_the_row_another_one_holds(
+        sessions: sessionmaker[Session], settings: Settings) -> None:
+    with UnitOfWork(sessions) as uow:
+        outbox.send_later(uow, "test.kind", {"n": 1}, key="slow")
+        uow.commit()
+    now = utcnow()
+    slow, fast = uuid4(), uuid4()
+    with UnitOfWork(sessions) as uow:
+        [row] = repository.lease_due(uow.session, now, limit=1, lease=timedelta(seconds=60), token=slow)
+        uow.commit()
+    with UnitOfWork(sessions) as uow:  # the slow one's lease ran out: another dispatcher takes the row
+        repository.lease_due(uow.session, now + timedelta(seconds=61), limit=1, lease=timedelta(seconds=60),
+                             token=fast)
+        assert repository.give_up(uow.session, row.id, slow, "late and wrong") is False
+        repository.mark_sent(uow.session, [row.id], fast, now)
+        uow.commit()
+    [settled] = _rows(sessions)
+    assert (settled.status, settled.last_error) == ("sent", None)

@@ -27,7 +27,7 @@ from careline.messaging.rules import Channel, Purpose, Status
 from careline.messaging.service import consent, status
 from careline.patients.service import reach
 from careline.settings import Settings
-from careline.worker.runner import GiveUp, Job, Later
+from careline.worker.runner import GiveUp, Job, Later, extend_lease
 
 log = structlog.get_logger(__name__)
 ALWAYS_ANSWERED = frozenset({"opt_out_confirmation", "help"})  # the law requires these even after a STOP
@@ -56,7 +56,7 @@ def deliver(sessions: Callable[[], UnitOfWork], settings: Settings, providers: P
     with sessions() as uow:
         planned = _plan(uow, settings, providers, jobs, failures, now)
         uow.commit()
-    receipts = _hand_over(sessions, providers, planned)
+    receipts = _hand_over(sessions, providers, planned, lease_seconds=settings.outbox_lease_seconds)
     with sessions() as uow:
         _settle(uow, planned, receipts, failures, utcnow())
         uow.commit()
@@ -117,7 +117,7 @@ class NotAllowed(Exception):
 def _verdict(settings: Settings, job: Job, message: Message, thread: Conversation, person: reach.Reach | None,
              opted: Mapping[str, Mapping[str, object]], waiting: set[UUID], now: datetime) -> Exception | None:
     if message.status == Status.sending and job.attempts > 1:
-        return GiveUp(UNSURE)
+        return GiveUp(UNSURE, in_doubt=True)
     if thread.address in opted.get(thread.channel, {}) and message.kind not in ALWAYS_ANSWERED:
         return NotAllowed("Not sent: the patient opted out of this channel.")
     refused = _without_consent(thread, message, person)
@@ -197,8 +197,8 @@ def _planned(uow: UnitOfWork, settings: Settings, providers: Providers, job: Job
     return Planned(job, message.id, name, outgoing)
 
 
-def _hand_over(sessions: Callable[[], UnitOfWork], providers: Providers,
-               planned: Sequence[Planned]) -> dict[UUID, Receipt | ProviderError]:
+def _hand_over(sessions: Callable[[], UnitOfWork], providers: Providers, planned: Sequence[Planned], *,
+               lease_seconds: float) -> dict[UUID, Receipt | ProviderError]:
     """An idempotent provider takes the batch at once; any other one message at a time, each marked
     ``sending`` just before it is asked, so a worker that dies leaves only that one message in doubt."""
     results: dict[UUID, Receipt | ProviderError] = {}
@@ -207,19 +207,23 @@ def _hand_over(sessions: Callable[[], UnitOfWork], providers: Providers,
         by_provider.setdefault(item.provider, []).append(item)
     for name, items in by_provider.items():
         provider = providers[name]
-        chunks = [items] if provider.idempotent else [[item] for item in items]
-        for chunk in chunks:
-            if not provider.idempotent:
-                _mark_sending(sessions, chunk[0])
-            results.update(_ask(provider, chunk))
+        if provider.idempotent:
+            results.update(_ask(provider, items))
+            continue
+        for place, item in enumerate(items):
+            _mark_sending(sessions, item, [waiting.job for waiting in items[place:]], lease_seconds)
+            results.update(_ask(provider, [item]))
     return results
 
 
-def _mark_sending(sessions: Callable[[], UnitOfWork], item: Planned) -> None:
+def _mark_sending(sessions: Callable[[], UnitOfWork], item: Planned, still_to_send: Sequence[Job],
+                  lease_seconds: float) -> None:
+    """Marked before asking; and the rows still to send kept from another worker while this one is slow."""
     with sessions() as uow:
         message = repository.message(uow.session, item.message_id, for_update=True)
         if message is not None:
             message.status = Status.sending
+        extend_lease(uow, still_to_send, lease_seconds)
         uow.commit()
 
 
@@ -243,7 +247,7 @@ def _settle(uow: UnitOfWork, planned: Sequence[Planned], receipts: Mapping[UUID,
             _sent(message, outcome, now)
         elif isinstance(outcome, Unsure):
             message.status, message.error = Status.sending, UNSURE
-            failures[item.job.id] = GiveUp(UNSURE)
+            failures[item.job.id] = GiveUp(UNSURE, in_doubt=True)
         elif isinstance(outcome, Refused) and outcome.code == rules.CARRIER_OPTED_OUT:
             status.carrier_opted_out(uow, message, item.outgoing.to, now)
         elif isinstance(outcome, Refused):

@@ -139,9 +139,13 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_message_attachments_message_id"), "message_attachments", ["message_id"], unique=False)
     op.add_column("outbox", sa.Column("redriven_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("outbox", sa.Column("lease_token", sa.Uuid(), nullable=True))
+    op.add_column("outbox", sa.Column("in_doubt", sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
+    op.drop_column("outbox", "in_doubt")
+    op.drop_column("outbox", "lease_token")
     op.drop_column("outbox", "redriven_at")
     op.drop_index(op.f("ix_message_attachments_message_id"), table_name="message_attachments")
     op.drop_table("message_attachments")
