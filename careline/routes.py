@@ -10,7 +10,7 @@ from careline.fhir import api as fhir_api
 from careline.fhir import scheduling_api as fhir_scheduling_api
 from careline.home import pages as home_pages
 from careline.messaging import api as messaging_api
-from careline.messaging import chat_api, email_api
+from careline.messaging import chat_api, email_api, phone_pages
 from careline.messaging import pages as messaging_pages
 from careline.messaging import twilio_api as sms_twilio_api
 from careline.patients import api as patients_api
@@ -48,4 +48,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     chat_api.router,
     messaging_api.router,
     messaging_pages.router,
+    phone_pages.router,
 )

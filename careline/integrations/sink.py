@@ -74,9 +74,12 @@ class LocalSink:
                 handle.write(lines)
 
 
-def recent(session: Session, *, channel: str | None = None, limit: int = PAGE) -> list[SinkMessage]:
-    """The latest messages the sink took, newest first (the "Sent messages" page)."""
+def recent(session: Session, *, channel: str | None = None, to: str | None = None,
+           limit: int = PAGE) -> list[SinkMessage]:
+    """The latest messages the sink took (to one address when ``to`` is given), newest first."""
     query = select(SinkMessage).order_by(SinkMessage.at.desc(), SinkMessage.key).limit(limit)
     if channel:
         query = query.where(SinkMessage.channel == channel)
+    if to:
+        query = query.where(SinkMessage.to == to)
     return list(session.scalars(query))

@@ -179,6 +179,8 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str | None] = {
     ("POST", "/api/messaging/email/inbound"): SIGNED,
     ("POST", "/telephony/twilio/sms"): SIGNED,
     ("POST", "/telephony/twilio/sms/status"): SIGNED,
+    ("GET", "/simulator/phone"): EVERYONE,
+    ("POST", "/simulator/phone"): EVERYONE,
     ("GET", "/api/telephony/numbers"): ADMIN,
     ("PUT", "/api/telephony/numbers/{number}"): ADMIN,
     ("DELETE", "/api/telephony/numbers/{number}"): ADMIN,

@@ -1,0 +1,83 @@
+"""The simulated phone: a patient's texts to the center's number through the very function Twilio's SMS webhook
+calls (``threads.receive``), and the texts that phone got back, which are the local sink's messages to its number.
+
+It works only while texts go to the local sink: with a real provider configured, a simulated text would start a
+real conversation that no phone is at the end of.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import uuid4
+
+from careline.actor import Actor
+from careline.db import UnitOfWork, utcnow
+from careline.integrations import sink
+from careline.messaging import repository
+from careline.messaging.errors import InvalidMessage, NotConfigured
+from careline.messaging.models import Message
+from careline.messaging.rules import Channel
+from careline.messaging.service import threads
+from careline.patients.errors import InvalidPhone
+from careline.patients.policy import PatientPolicy
+from careline.patients.service import lookup
+from careline.settings import Settings
+from careline.telephony.demo import DEMO_NUMBER
+
+PROVIDER_PREFIX = "SIM"  # a simulated text's MessageSid: SIM and 31 hex digits, as long as Twilio's SM…
+SCREEN_LINES = 50
+DEMO_PATIENTS = 8  # numbers offered to pick from
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneLine:
+    """One text as the phone shows it: ``sent`` by the phone's owner, or received from the center."""
+
+    sent: bool
+    body: str
+    at: datetime
+
+
+def check_enabled(settings: Settings) -> None:
+    if settings.sms_provider != "sink":
+        raise NotConfigured("The simulated phone works only while texts go to the local sink "
+                            "(CARELINE_SMS_PROVIDER=sink).")
+
+
+def number_of(policy: PatientPolicy, typed: str) -> str:
+    """The number as the provider would give it (E.164), or InvalidMessage saying what to type."""
+    try:
+        return lookup.e164(policy, typed)
+    except InvalidPhone as error:
+        raise InvalidMessage("number", "Type a phone number, like +16175550123.") from error
+
+
+def text(uow: UnitOfWork, policy: PatientPolicy, settings: Settings, *, number: str, body: str,
+         now: datetime | None = None) -> Message:
+    """The phone at ``number`` texts the center's number: kept in its thread and routed to an agent, or read
+    as STOP, START or HELP, exactly as a text arriving by Twilio's webhook."""
+    check_enabled(settings)
+    if not body.strip():
+        raise InvalidMessage("body", "Write the text to send.")
+    inbound = threads.Inbound(channel=Channel.sms, address=number_of(policy, number), body=body.strip(),
+                              provider_id=f"{PROVIDER_PREFIX}{uuid4().hex[:31]}", center_address=DEMO_NUMBER)
+    return threads.receive(uow, policy, settings, inbound, now=now or utcnow())
+
+
+def screen(uow: UnitOfWork, policy: PatientPolicy, number: str, *, limit: int = SCREEN_LINES) -> list[PhoneLine]:
+    """What the phone at ``number`` shows, oldest first: its own texts and the ones the sink took for it."""
+    address = number_of(policy, number)
+    mine: list[PhoneLine] = []
+    conversation = repository.latest_on(uow.session, Channel.sms, address)
+    if conversation is not None:
+        mine = [PhoneLine(True, row.body, row.created_at)
+                for row in repository.thread(uow.session, conversation.id, limit=limit) if row.direction == "inbound"]
+    got = [PhoneLine(False, row.body, row.at) for row in sink.recent(uow.session, channel=Channel.sms, to=address,
+                                                                      limit=limit)]
+    return sorted(mine + got, key=lambda line: line.at)[-limit:]
+
+
+def demo_numbers(uow: UnitOfWork, actor: Actor) -> list[str]:
+    """A few patients' mobile numbers to text from, so the agent's screen pops a real record."""
+    return lookup.sample_phone_numbers(uow, actor, limit=DEMO_PATIENTS)
