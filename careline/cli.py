@@ -200,6 +200,7 @@ def _demo_routing(settings: Settings, site: str, traffic: float) -> None:
         uow.commit()
     typer.echo(routing.summary())
     typer.echo(f"Phone: simulated callers ring {line.number} and walk its IVR (English and Spanish).")
+    typer.echo(f"Texts: sign in and open {site}/simulator/phone to text {line.number} from a patient's phone.")
     typer.echo(f"Take calls: sign in as 'agent', open {site}/desktop and choose Available.")
     typer.echo(f"Watch the center: sign in as 'supervisor' and open {site}/wallboard.")
     if traffic:
