@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 
 from careline.messaging.errors import InvalidMessage, TooLarge
 from careline.messaging.rules import Channel
-from careline.messaging.service.threads import Inbound
+from careline.messaging.schemas import Inbound
 
 MESSAGE_ID = re.compile(r"<[^<>\s]{1,298}>")
 ID_LIMIT = 300  # the provider_id column; a longer Message-ID is replaced by one derived from the content

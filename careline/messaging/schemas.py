@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from uuid import UUID
 
@@ -138,3 +139,19 @@ class ChatNews(BaseModel):
 
 class EmailTaken(BaseModel):
     message_id: UUID  # the message in its thread (the same one again when a provider delivers it twice)
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A message from a patient, as a provider delivered it."""
+
+    channel: Channel
+    address: str
+    body: str
+    provider_id: str | None = None  # MessageSid or Message-ID: the same one twice is one message
+    center_address: str | None = None
+    subject: str | None = None
+    html: str | None = None
+    references: tuple[str, ...] = ()  # an e-mail's In-Reply-To first, then its References
+    links: tuple[dict[str, str], ...] = ()
+    attachments: tuple[tuple[str, str, bytes], ...] = field(default=())  # filename, content type, data

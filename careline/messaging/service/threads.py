@@ -8,7 +8,6 @@ sms, email or chat); one on a thread an agent has open shows on their desktop at
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -22,7 +21,7 @@ from careline.messaging import repository, rules
 from careline.messaging.errors import NotFound
 from careline.messaging.models import Attachment, Conversation, Message
 from careline.messaging.rules import Channel, Keyword, Purpose, Status
-from careline.messaging.schemas import AttachmentRead, ConversationRead, MessageRead, ReplyIn
+from careline.messaging.schemas import AttachmentRead, ConversationRead, Inbound, MessageRead, ReplyIn
 from careline.messaging.service import consent, outgoing, templates
 from careline.patients.errors import InvalidPhone
 from careline.patients.policy import PatientPolicy
@@ -33,24 +32,10 @@ from careline.routing.service import interactions
 from careline.routing.service import setup as routing_setup
 from careline.settings import Settings
 
+__all__ = ["Inbound", "agent_typing", "attachment", "for_contact", "messages_read", "provider_actor", "receive",
+           "reply"]
 log = structlog.get_logger(__name__)
 TYPING_SECONDS = 6  # how long "typing…" shows after the last keystroke notice
-
-
-@dataclass(frozen=True, slots=True)
-class Inbound:
-    """A message from a patient, as a provider delivered it."""
-
-    channel: Channel
-    address: str
-    body: str
-    provider_id: str | None = None  # MessageSid or Message-ID: the same one twice is one message
-    center_address: str | None = None
-    subject: str | None = None
-    html: str | None = None
-    references: tuple[str, ...] = ()  # an e-mail's In-Reply-To first, then its References
-    links: tuple[dict[str, str], ...] = ()
-    attachments: tuple[tuple[str, str, bytes], ...] = field(default=())  # filename, content type, data
 
 
 def provider_actor(channel: str) -> Actor:
