@@ -178,13 +178,15 @@ def for_contact(uow: UnitOfWork, actor: Actor, interaction_id: UUID) -> Conversa
 def reply(uow: UnitOfWork, actor: Actor, settings: Settings, interaction_id: UUID, data: ReplyIn, *,
           now: datetime | None = None) -> ConversationRead:
     now = now or utcnow()
-    interactions.working_on(uow, actor, interaction_id)
+    contact = interactions.working_on(uow, actor, interaction_id)
     conversation = repository.by_interaction(uow.session, interaction_id, for_update=True)
     if conversation is None:
         raise NotFound("conversation for this contact")
     outgoing.refuse_if_opted_out(uow, conversation)
     conversation.agent_typing_at = None
-    outgoing.queue(uow, settings, conversation, body=data.body, author=actor.username, now=now)
+    # Named as the desktop names the agent on the contact; the patient's chat shows only "Agent".
+    author = routing_setup.agent(uow, contact.agent_id).name if contact.agent_id else actor.username
+    outgoing.queue(uow, settings, conversation, body=data.body, author=author, now=now)
     return _view(uow, actor, conversation)
 
 
