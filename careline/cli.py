@@ -190,7 +190,7 @@ def demo(
     plan = Plan(agents=routing_demo.SIMULATED_AGENTS, per_second=traffic / 60,
                 handle_seconds=routing_demo.HANDLE_SECONDS)
     _serve(settings, host, port, background=[background_traffic(
-        plan, seed=DEMO_SEED, policy=PatientPolicy.from_settings(settings))] if traffic else [])
+        plan, seed=DEMO_SEED, policy=PatientPolicy.from_settings(settings), settings=settings)] if traffic else [])
 
 
 def _demo_routing(settings: Settings, site: str, traffic: float) -> None:

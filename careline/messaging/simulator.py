@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from careline.actor import Actor
 from careline.db import UnitOfWork, utcnow
@@ -18,7 +18,8 @@ from careline.messaging import repository
 from careline.messaging.errors import InvalidMessage, NotConfigured
 from careline.messaging.models import Message
 from careline.messaging.rules import Channel
-from careline.messaging.service import threads
+from careline.messaging.schemas import ReplyIn
+from careline.messaging.service import chat, threads
 from careline.patients.errors import InvalidPhone
 from careline.patients.policy import PatientPolicy
 from careline.patients.service import lookup
@@ -81,3 +82,39 @@ def screen(uow: UnitOfWork, policy: PatientPolicy, number: str, *, limit: int = 
 def demo_numbers(uow: UnitOfWork, actor: Actor) -> list[str]:
     """A few patients' mobile numbers to text from, so the agent's screen pops a real record."""
     return lookup.sample_phone_numbers(uow, actor, limit=DEMO_PATIENTS)
+
+
+# What simulated patients write first, and what simulated agents answer, by the contact's reason.
+OPENINGS = {
+    "appointment": ("Hi, can I book an appointment next week?", "Hola, ¿puedo pedir una cita la próxima semana?"),
+    "test_request": ("I need to schedule my lab test.", "Necesito programar mi análisis."),
+    "prescription": ("Could you refill my prescription?", "¿Pueden renovar mi receta?"),
+    "billing": ("I have a question about my bill.", "Tengo una pregunta sobre mi factura."),
+    "nurse_advice": ("Can a nurse call me back today?", "¿Puede llamarme una enfermera hoy?"),
+    "other": ("Hello, I have a question.", "Hola, tengo una pregunta."),
+}
+ANSWERS = ("Thanks for writing. Let me look into that for you.", "Gracias por escribir. Lo reviso ahora mismo.")
+TEXT_CHANNELS: frozenset[str] = frozenset({Channel.sms.value, Channel.chat.value})
+
+
+def write(uow: UnitOfWork, policy: PatientPolicy, settings: Settings, *, channel: str, address: str | None,
+          reason: str, language: str, now: datetime) -> UUID | None:
+    """A simulated patient writes to the center (``careline simulate``, the demo's traffic): a text from their
+    number or a chat, through the same functions the provider's webhook and the widget use. Returns the contact
+    it queued or joined. Texts only while they go to the local sink."""
+    body = OPENINGS.get(reason, OPENINGS["other"])[language == "es"]
+    if channel == Channel.chat:
+        token, conversation_id = chat.start(uow, language if language in ("en", "es") else "en", now=now)
+        chat.say(uow, policy, settings, token, body, now=now)
+        return threads.contact_of(uow, conversation_id)
+    if channel != Channel.sms or address is None or settings.sms_provider != "sink":
+        return None  # a real provider is set up: a simulated patient must never be answered for real
+    inbound = threads.Inbound(channel=Channel.sms, address=address, body=body, center_address=DEMO_NUMBER,
+                              provider_id=f"{PROVIDER_PREFIX}{uuid4().hex[:31]}")
+    return threads.contact_of(uow, threads.receive(uow, policy, settings, inbound, now=now).conversation_id)
+
+
+def answer(uow: UnitOfWork, actor: Actor, settings: Settings, contact_id: UUID, *, language: str,
+           now: datetime) -> None:
+    """A simulated agent's first reply on a written contact (to the sink: see ``write``)."""
+    threads.reply(uow, actor, settings, contact_id, ReplyIn(body=ANSWERS[language == "es"]), now=now)

@@ -14,6 +14,7 @@ from careline.audit.models import AuditEntry
 from careline.auth import crypto
 from careline.cli import app
 from careline.db import UnitOfWork
+from careline.messaging.models import Conversation, Message
 from careline.routing.models import Agent, AgentStateChange, Assignment, Interaction
 from careline.routing.rules import FINAL, Channel, Reason
 from careline.routing.service import desktop, interactions, offers
@@ -102,6 +103,20 @@ class TestASeededRun:
         assert len(queues) >= 5  # scheduling, scheduling-es, nurse, billing, prescriptions (overflow comes later)
         assert {contact.language for contact in contacts} == {"en", "es"}
         assert all(contact.address is None for contact in contacts if contact.channel == Channel.chat)
+
+    def test_texts_and_chats_come_through_messaging_and_get_an_answer(self, uow: UnitOfWork) -> None:
+        simulation = Simulation(Plan(agents=3, per_second=2.0, patience_seconds=600, handle_seconds=60), seed=3)
+        simulation.start(uow, T0)
+        _run(simulation, uow, T0, 40, check=False)
+        written = [contact for contact in _contacts(uow) if contact.channel in ("sms", "chat")]
+        threads = {row.interaction_id: row for row in uow.session.scalars(select(Conversation))}
+        assert {contact.channel for contact in written} == {"sms", "chat"}
+        assert all(contact.id in threads for contact in written)  # each one has its patient's words
+        answered = [contact for contact in written if contact.answered_at is not None]
+        replies = {row.conversation_id for row in uow.session.scalars(
+            select(Message).where(Message.direction == "outbound", Message.kind == "conversation"))}
+        assert answered
+        assert all(threads[contact.id].id in replies for contact in answered)
 
     def test_close_hangs_up_the_line_and_signs_the_agents_off(self, uow: UnitOfWork) -> None:
         simulation = Simulation(Plan(agents=3, per_second=1.0, patience_seconds=600, handle_seconds=300), seed=5)

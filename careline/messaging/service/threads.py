@@ -32,8 +32,8 @@ from careline.routing.service import interactions
 from careline.routing.service import setup as routing_setup
 from careline.settings import Settings
 
-__all__ = ["Inbound", "agent_typing", "attachment", "for_contact", "messages_read", "provider_actor", "receive",
-           "reply"]
+__all__ = ["Inbound", "agent_typing", "attachment", "contact_of", "for_contact", "messages_read", "provider_actor",
+           "receive", "reply"]
 log = structlog.get_logger(__name__)
 TYPING_SECONDS = 6  # how long "typing…" shows after the last keystroke notice
 
@@ -162,6 +162,12 @@ def _queue_for(uow: UnitOfWork, settings: Settings, conversation: Conversation) 
     """The Spanish queue for a Spanish speaker when there is one, else the messaging queue, if it exists."""
     wanted = [settings.messaging_queue_es] if conversation.language == "es" and settings.messaging_queue_es else []
     return next((name for name in [*wanted, settings.messaging_queue] if routing_setup.queue_exists(uow, name)), None)
+
+
+def contact_of(uow: UnitOfWork, conversation_id: UUID) -> UUID | None:
+    """The contact a conversation's latest message joined or queued, if any."""
+    found = repository.conversation(uow.session, conversation_id)
+    return found.interaction_id if found else None
 
 
 # The agent's side.

@@ -67,7 +67,7 @@ def run_live(settings: Settings, plan: Plan, *, duration: timedelta | None, seed
     table; returns what happened. Raises SchemaOutOfDate for a server database behind the migrations."""
     with open_engine(settings) as engine:
         ensure_schema(engine)
-        simulation = Simulation(plan, seed=seed, policy=PatientPolicy.from_settings(settings))
+        simulation = Simulation(plan, seed=seed, policy=PatientPolicy.from_settings(settings), settings=settings)
         return asyncio.run(_main(settings, make_sessionmaker(engine), simulation, duration, console or Console()))
 
 

@@ -21,6 +21,7 @@ from careline.live import Bus, Notice
 from careline.patients.policy import PatientPolicy
 from careline.routing.simulation.draws import Plan
 from careline.routing.simulation.world import Simulation, Tally
+from careline.settings import Settings
 
 TICK_SECONDS = 0.25
 log = structlog.get_logger(__name__)
@@ -93,11 +94,11 @@ class Traffic:
             log.error("simulation.failed", error=type(error).__name__)
 
 
-def background_traffic(plan: Plan, *, seed: int | None = None,
-                       policy: PatientPolicy | None = None) -> Callable[[sessionmaker[Session], Bus], Traffic]:
+def background_traffic(plan: Plan, *, seed: int | None = None, policy: PatientPolicy | None = None,
+                       settings: Settings | None = None) -> Callable[[sessionmaker[Session], Bus], Traffic]:
     """For ``create_app(background=[...])``: the app hands over its sessions and bus when it starts."""
 
     def make(sessions: sessionmaker[Session], bus: Bus) -> Traffic:
-        return Traffic(Simulation(plan, seed=seed, policy=policy), sessions, bus)
+        return Traffic(Simulation(plan, seed=seed, policy=policy, settings=settings), sessions, bus)
 
     return make

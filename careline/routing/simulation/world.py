@@ -25,6 +25,8 @@ from uuid import UUID
 
 from careline.actor import Actor
 from careline.db import UnitOfWork
+from careline.messaging import simulator as simulated_patients
+from careline.messaging.errors import MessagingError
 from careline.patients.policy import PatientPolicy
 from careline.patients.service import lookup as patient_lookup
 from careline.routing import demo
@@ -33,6 +35,7 @@ from careline.routing.rules import AgentState, Channel, Reason, Status
 from careline.routing.schemas import InteractionIn, OfferRead, StateIn, WrapUpIn
 from careline.routing.service import agents, desktop, engine, interactions, offers, setup
 from careline.routing.simulation.draws import IMPATIENT, Caller, Draws, Plan
+from careline.settings import Settings
 from careline.telephony import demo as telephony_demo
 from careline.telephony.errors import TelephonyError
 from careline.telephony.simulator import Dial, SimulatedLine
@@ -94,10 +97,11 @@ class Job:
 
 class Simulation:
     def __init__(self, plan: Plan, *, seed: int | None = None, policy: PatientPolicy | None = None,
-                 actor: Actor = CALLERS) -> None:
+                 settings: Settings | None = None, actor: Actor = CALLERS) -> None:
         self.plan, self.draws, self.actor = plan, Draws(plan, seed), actor
         self.arriving = True
         self._policy = policy or PatientPolicy()
+        self._settings = settings or Settings()
         self._crew: dict[UUID, Member] = {}
         self._numbers: list[str] = []
         self._open: set[UUID] = set()  # contacts this world created that it has not seen end
@@ -162,7 +166,7 @@ class Simulation:
         try:
             with turn.uow.savepoint():
                 action(turn, *args, **kwargs)
-        except (RoutingError, TelephonyError):
+        except (RoutingError, TelephonyError, MessagingError):
             pass  # the contact or offer moved on (answered elsewhere, timed out, hung up): nothing to do
 
     def _at(self, due: datetime, action: Callable[Concatenate[Turn, P], None], *args: P.args,
@@ -174,11 +178,21 @@ class Simulation:
     def _call(self, turn: Turn, caller: Caller) -> None:
         if caller.channel == Channel.voice:
             self._ring(turn, caller)
-            return
-        contact, _new = interactions.create(turn.uow, self.actor, self._policy, InteractionIn(
-            channel=caller.channel, queue=demo.queue_for(caller.reason, caller.language), reason=caller.reason,
-            language=caller.language, address=caller.address), now=turn.now)
-        self._arrived(turn, contact.id, caller)
+        elif caller.channel in simulated_patients.TEXT_CHANNELS:
+            self._write(turn, caller)
+        else:
+            contact, _new = interactions.create(turn.uow, self.actor, self._policy, InteractionIn(
+                channel=caller.channel, queue=demo.queue_for(caller.reason, caller.language), reason=caller.reason,
+                language=caller.language, address=caller.address), now=turn.now)
+            self._arrived(turn, contact.id, caller)
+
+    def _write(self, turn: Turn, caller: Caller) -> None:
+        """A text or a chat: through messaging, as the provider's webhook or the chat widget would."""
+        contact_id = simulated_patients.write(turn.uow, self._policy, self._settings, channel=caller.channel.value,
+                                              address=caller.address, reason=caller.reason.value,
+                                              language=caller.language, now=turn.now)
+        if contact_id is not None:
+            self._arrived(turn, contact_id, caller)
 
     def _ring(self, turn: Turn, caller: Caller) -> None:
         """A phone call: the caller rings the demo line and keys their way through its IVR into a queue."""
@@ -276,10 +290,15 @@ class Simulation:
 
     def _accept(self, turn: Turn, member: Member, assignment_id: UUID, contact_id: UUID) -> None:
         member.deciding.discard(contact_id)
-        offers.accept(turn.uow, member.actor, assignment_id, now=turn.now)
+        contact = offers.accept(turn.uow, member.actor, assignment_id, now=turn.now)
         member.holding.add(contact_id)
         turn.tally.answered += 1
+        if contact.channel in simulated_patients.TEXT_CHANNELS:  # a reply of its own: a refusal undoes no accept
+            self._at(turn.now, self._reply, member, contact_id, contact.language)
         self._at(turn.now + self.draws.handle(), self._end, member, contact_id)
+
+    def _reply(self, turn: Turn, member: Member, contact_id: UUID, language: str) -> None:
+        simulated_patients.answer(turn.uow, member.actor, self._settings, contact_id, language=language, now=turn.now)
 
     def _after_miss(self, turn: Turn, member: Member, contact_id: UUID) -> None:
         member.deciding.discard(contact_id)
