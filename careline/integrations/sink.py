@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Integer, String, Text, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from careline.db import Base, UnitOfWork, utcnow
+from careline.db.upsert import insert_into
 from careline.integrations.messages import Outgoing, ProviderError, Receipt
 
 PAGE = 200
@@ -53,9 +52,7 @@ class LocalSink:
             {"key": m.key, "channel": m.channel, "to": m.to, "sender": m.sender, "subject": m.subject, "body": m.body,
              "at": now, "repeats": 0} for m in {m.key: m for m in messages}.values()]
         with UnitOfWork(self._sessions) as uow:
-            dialect = uow.session.get_bind().dialect.name
-            insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(SinkMessage)
-            upsert = insert.on_conflict_do_update(index_elements=["key"],
+            upsert = insert_into(uow.session, SinkMessage).on_conflict_do_update(index_elements=["key"],
                                                   set_={"repeats": SinkMessage.repeats + 1})
             # Many parameter sets, not one statement with the rows in it: compiled once, cached for every batch.
             first_time = {key for key, repeats in uow.session.execute(

@@ -6,10 +6,9 @@ from collections.abc import Iterable, Sequence
 from uuid import UUID
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from careline.db.upsert import insert_into
 from careline.messaging.models import Attachment, Conversation, Message, MessageTemplate, OptOutEvent, RateWindow
 
 
@@ -167,10 +166,9 @@ def templates(session: Session) -> Sequence[MessageTemplate]:
 
 def take_rate(session: Session, buckets: Sequence[str], second: int, wanted: int) -> dict[str, int]:
     """Count ``wanted`` more sends in this second for each bucket; returns each bucket's total so far."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     totals = {}
     for bucket in buckets:
-        statement = insert(RateWindow).values(bucket=bucket, second=second, count=wanted)
+        statement = insert_into(session, RateWindow).values(bucket=bucket, second=second, count=wanted)
         statement = statement.on_conflict_do_update(index_elements=["bucket", "second"],
                                                     set_={"count": RateWindow.count + wanted})
         totals[bucket] = int(session.execute(statement.returning(RateWindow.count)).scalar_one())

@@ -7,10 +7,9 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from careline.db.upsert import insert_into
 from careline.telephony.models import Call, PhoneNumber
 
 Model = TypeVar("Model", Call, PhoneNumber)
@@ -35,10 +34,9 @@ def numbers(session: Session) -> Sequence[PhoneNumber]:
 
 def insert_call_once(session: Session, values: dict[str, Any]) -> bool:
     """Insert the call unless the provider's id is already known; True if this insert made it."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     # RETURNING, not rowcount: PostgreSQL's driver reports -1 for an INSERT .. ON CONFLICT here, even a skipped one.
     result = session.execute(
-        insert(Call)
+        insert_into(session, Call)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["provider", "provider_sid"])
         .returning(Call.id)

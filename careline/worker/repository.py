@@ -8,17 +8,15 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from careline.db.upsert import insert_into
 from careline.worker.models import OutboxMessage
 
 
 def add(session: Session, row: dict[str, Any]) -> None:
     """Insert unless a row with the same key exists (the same side effect asked for twice)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(OutboxMessage).values(**row).on_conflict_do_nothing(index_elements=["key"]))
+    session.execute(insert_into(session, OutboxMessage).values(**row).on_conflict_do_nothing(index_elements=["key"]))
 
 
 def lease_due(session: Session, now: datetime, *, limit: int, lease: timedelta, token: UUID) -> list[OutboxMessage]:
