@@ -118,12 +118,16 @@ def test_a_per_sender_limit_of_two_sends_two_now_and_the_rest_in_the_next_second
     assert len(sent_to(sessions)) == 5
 
 
-def test_each_sender_has_its_own_limit(sessions: sessionmaker[Session], settings: Settings) -> None:
-    settings = settings.model_copy(update={"sms_rate_per_sender": 2, "sms_rate_global": 100})
+def _six_texts_from_two_numbers(sessions: sessionmaker[Session], settings: Settings) -> None:
     with UnitOfWork(sessions) as uow:
         for n in range(6):
             queue(uow, settings, f"+1617555030{n}", center=("+18005550100", "+18005550199")[n % 2])
         uow.commit()
+
+
+def test_each_sender_has_its_own_limit(sessions: sessionmaker[Session], settings: Settings) -> None:
+    settings = settings.model_copy(update={"sms_rate_per_sender": 2, "sms_rate_global": 100})
+    _six_texts_from_two_numbers(sessions, settings)
     at(jobs.dispatcher(sessions, settings), DAY)
     with sessions() as session:
         senders = sorted(row.sender or "" for row in session.scalars(select(SinkMessage)))
@@ -132,10 +136,7 @@ def test_each_sender_has_its_own_limit(sessions: sessionmaker[Session], settings
 
 def test_the_global_limit_counts_every_sender(sessions: sessionmaker[Session], settings: Settings) -> None:
     settings = settings.model_copy(update={"sms_rate_per_sender": 0, "sms_rate_global": 2})
-    with UnitOfWork(sessions) as uow:
-        for n in range(6):
-            queue(uow, settings, f"+1617555040{n}", center=("+18005550100", "+18005550199")[n % 2])
-        uow.commit()
+    _six_texts_from_two_numbers(sessions, settings)
     dispatcher = jobs.dispatcher(sessions, settings)
     at(dispatcher, DAY)
     assert len(sent_to(sessions)) == 2
