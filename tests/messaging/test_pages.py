@@ -45,7 +45,7 @@ def contact(client: TestClient, uow: UnitOfWork, settings: Settings) -> dict[str
     engine.run_pass(uow, now)
     offers.accept(uow, alex.actor, open_offers(uow, alex)[0].id, now=now)
     token = _sign_in(client, uow, alex.actor.user_id)
-    return {"id": conversation.interaction_id, "csrf": token, "patient": patient.id}
+    return {"id": conversation.interaction_id, "csrf": token, "patient": patient.id, "alex": alex}
 
 
 def test_the_desktop_shows_the_thread_and_a_reply_joins_it(client: TestClient, contact: dict[str, Any]) -> None:
@@ -124,3 +124,17 @@ def test_sent_messages_and_outbox_pages(client: TestClient, uow: UnitOfWork, adm
     assert "Send it again" in page
     done = client.post("/admin/outbox/redrive", data={"csrf_token": admin, "kind": "message.send"})
     assert "1 given-up row will be sent again now." in done.text
+
+
+def test_a_text_from_an_unknown_number_asks_who_is_writing(client: TestClient, uow: UnitOfWork, settings: Settings,
+                                                            contact: dict[str, Any]) -> None:
+    now = utcnow()
+    message = threads.receive(uow, POLICY, settings, threads.Inbound(
+        channel=Channel.sms, address="+16175550199", body="Hi", provider_id="SM2"), now=now)
+    unknown = uow.session.get_one(Conversation, message.conversation_id).interaction_id
+    engine.run_pass(uow, now)
+    offers.accept(uow, contact["alex"].actor, open_offers(uow, contact["alex"])[0].id, now=now)
+    uow.commit()
+    html = client.get(f"/desktop/contacts/{unknown}/record", headers={"HX-Request": "true"}).text
+    assert "Who is writing?" in html
+    assert "Who is calling?" not in html
