@@ -19,14 +19,22 @@ from careline.web.templates import render
 router = APIRouter(include_in_schema=False)
 
 PAGE = "/simulator/phone"
+POLL_SECONDS = 3
 
 
 @router.get(PAGE)
-def phone_page(request: Request, uow: Uow, actor: AnyRole, rules: PatientRules, number: str = "") -> Response:
+def phone_page(request: Request, uow: Uow, actor: AnyRole, rules: PatientRules, number: str = "",
+               after: str = "") -> Response:
     settings = request.app.state.settings
     simulator.check_enabled(settings)
     lines = simulator.screen(uow, rules, number) if number else []
-    return _page(request, uow, actor, number=number, lines=lines)
+    if request.headers.get("hx-request") != "true":
+        return _page(request, uow, actor, number=number, lines=lines)
+    # The open page asks for its screen again: nothing to swap unless a text came since its last one.
+    if not lines or lines[-1].at.isoformat() == after:
+        return Response(status_code=204)
+    return render(request, "messaging/_phone_screen.html", {
+        "number": number, "lines": lines, "poll_seconds": POLL_SECONDS, "news": _news(lines[-1])})
 
 
 @router.post(PAGE)
@@ -46,4 +54,9 @@ def _page(request: Request, uow: UnitOfWork, actor: Actor, *, number: str,
           body: str = "", problem: InvalidMessage | None = None, status_code: int = 200) -> Response:
     return render(request, "messaging/phone.html", {
         "number": number, "lines": lines or [], "body": body, "problem": problem, "center": DEMO_NUMBER,
-        "numbers": simulator.demo_numbers(uow, actor)}, status_code=status_code)
+        "poll_seconds": POLL_SECONDS, "numbers": simulator.demo_numbers(uow, actor)}, status_code=status_code)
+
+
+def _news(line: simulator.PhoneLine) -> str:
+    """What a screen reader says when the screen changes by itself."""
+    return f"{'You sent' if line.sent else 'New text from the center'}: {line.body}"
