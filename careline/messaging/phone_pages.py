@@ -12,6 +12,7 @@ from careline.actor import Actor
 from careline.db import UnitOfWork
 from careline.messaging import simulator
 from careline.messaging.errors import InvalidMessage
+from careline.patients.policy import PatientPolicy
 from careline.telephony.demo import DEMO_NUMBER
 from careline.web.deps import AnyRole, PatientRules, Uow
 from careline.web.templates import render
@@ -29,7 +30,7 @@ def phone_page(request: Request, uow: Uow, actor: AnyRole, rules: PatientRules, 
     simulator.check_enabled(settings)
     lines = simulator.screen(uow, rules, number) if number else []
     if request.headers.get("hx-request") != "true":
-        return _page(request, uow, actor, number=number, lines=lines)
+        return _page(request, uow, actor, rules, number=number, lines=lines)
     # The open page asks for its screen again: nothing to swap unless a text came since its last one.
     if not lines or lines[-1].at.isoformat() == after:
         return Response(status_code=204)
@@ -44,17 +45,17 @@ def phone_send(request: Request, uow: Uow, actor: AnyRole, rules: PatientRules,
     try:
         simulator.text(uow, rules, request.app.state.settings, number=number, body=body)
     except InvalidMessage as error:
-        return _page(request, uow, actor, number=number, body=body, problem=error, status_code=422)
+        return _page(request, uow, actor, rules, number=number, body=body, problem=error, status_code=422)
     shown = simulator.number_of(rules, number)
     return RedirectResponse(f"{PAGE}?number={shown.replace('+', '%2B')}", status_code=303)
 
 
-def _page(request: Request, uow: UnitOfWork, actor: Actor, *, number: str,
+def _page(request: Request, uow: UnitOfWork, actor: Actor, rules: PatientPolicy, *, number: str,
           lines: list[simulator.PhoneLine] | None = None,
           body: str = "", problem: InvalidMessage | None = None, status_code: int = 200) -> Response:
     return render(request, "messaging/phone.html", {
         "number": number, "lines": lines or [], "body": body, "problem": problem, "center": DEMO_NUMBER,
-        "poll_seconds": POLL_SECONDS, "numbers": simulator.demo_numbers(uow, actor)}, status_code=status_code)
+        "poll_seconds": POLL_SECONDS, "numbers": simulator.demo_numbers(uow, actor, rules)}, status_code=status_code)
 
 
 def _news(line: simulator.PhoneLine) -> str:

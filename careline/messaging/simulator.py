@@ -23,9 +23,14 @@ from careline.messaging.service import chat, threads
 from careline.patients.errors import InvalidPhone
 from careline.patients.policy import PatientPolicy
 from careline.patients.service import lookup
+from careline.routing import demo as routing_demo
+from careline.routing.schemas import RequeueIn
+from careline.routing.service import interactions
+from careline.routing.service import setup as routing_setup
 from careline.settings import Settings
 from careline.telephony.demo import DEMO_NUMBER
 
+PHONE_ACTOR = Actor(username="simulated-phone", role=None, route="simulated phone")
 PROVIDER_PREFIX = "SIM"  # a simulated text's MessageSid: SIM and 31 hex digits, as long as Twilio's SM…
 SCREEN_LINES = 50
 DEMO_PATIENTS = 8  # numbers offered to pick from
@@ -61,9 +66,22 @@ def text(uow: UnitOfWork, policy: PatientPolicy, settings: Settings, *, number: 
     check_enabled(settings)
     if not body.strip():
         raise InvalidMessage("body", "Write the text to send.")
+    now = now or utcnow()
     inbound = threads.Inbound(channel=Channel.sms, address=number_of(policy, number), body=body.strip(),
                               provider_id=f"{PROVIDER_PREFIX}{uuid4().hex[:31]}", center_address=DEMO_NUMBER)
-    return threads.receive(uow, policy, settings, inbound, now=now or utcnow())
+    message = threads.receive(uow, policy, settings, inbound, now=now)
+    _to_the_demos_people(uow, threads.contact_of(uow, message.conversation_id), now)
+    return message
+
+
+def _to_the_demos_people(uow: UnitOfWork, contact_id: UUID | None, now: datetime) -> None:
+    """A person trying the demo texts to see their own desktop get it: in the demo, the text waits for them in
+    a queue the simulated agents cannot take, rather than going to whichever simulated agent is idle."""
+    if contact_id is None or not routing_setup.queue_exists(uow, routing_demo.PHONE_QUEUE):
+        return
+    contact = interactions.get(uow, contact_id)
+    if contact.status == "queued" and contact.queue != routing_demo.PHONE_QUEUE:
+        interactions.requeue(uow, PHONE_ACTOR, contact_id, RequeueIn(queue=routing_demo.PHONE_QUEUE), now=now)
 
 
 def screen(uow: UnitOfWork, policy: PatientPolicy, number: str, *, limit: int = SCREEN_LINES) -> list[PhoneLine]:
@@ -79,9 +97,10 @@ def screen(uow: UnitOfWork, policy: PatientPolicy, number: str, *, limit: int = 
     return sorted(mine + got, key=lambda line: line.at)[-limit:]
 
 
-def demo_numbers(uow: UnitOfWork, actor: Actor) -> list[str]:
-    """A few patients' mobile numbers to text from, so the agent's screen pops a real record."""
-    return lookup.sample_phone_numbers(uow, actor, limit=DEMO_PATIENTS)
+def demo_numbers(uow: UnitOfWork, actor: Actor, policy: PatientPolicy) -> list[str]:
+    """A few patients' numbers to text from, each one patient's own, so the agent's screen pops that record."""
+    sample = dict.fromkeys(lookup.sample_phone_numbers(uow, actor, limit=DEMO_PATIENTS * 5))
+    return [number for number in sample if len(lookup.ids_on_number(uow, policy, number)) == 1][:DEMO_PATIENTS]
 
 
 # What simulated patients write first, and what simulated agents answer, by the contact's reason.

@@ -23,6 +23,9 @@ from careline.routing.service import setup
 from careline.routing.service.external import OUTBOUND_QUEUE
 
 OVERFLOW = "overflow"
+# Texts from the demo's simulated phone wait here for the people trying the demo: simulated agents lack the skill.
+PHONE_QUEUE = "simulated-phone"
+DEMO_DESK = "demo_desk"
 SIMULATED_PREFIX = "sim-agent-"
 SIMULATED_AGENTS = 12  # few enough that the demo's own agent gets calls too
 TRAFFIC_PER_MINUTE = 8.0
@@ -54,6 +57,8 @@ QUEUES = (
             steps=_ladder(billing=1)),
     QueueIn(name="prescriptions", description="Refill requests", skills=_needs(prescriptions=1),
             steps=_ladder(scheduling=2)),
+    QueueIn(name=PHONE_QUEUE, description="Texts from the simulated phone, for the demo's own users",
+            skills=_needs(**{DEMO_DESK: 1})),
     # Agents' own calls (click-to-call) are counted here; nothing waits in it.
     QueueIn(name=OUTBOUND_QUEUE, description="Calls agents place to patients"),
 )
@@ -77,8 +82,8 @@ class Profile:
 
 # Desks for the demo's own users (see careline.cli), broad enough that the demo agent gets calls.
 STAFF = {
-    "agent": Profile(("en", "es"), {"scheduling": 3, "spanish": 2, "billing": 2, "prescriptions": 1}),
-    "supervisor": Profile(("en",), {"scheduling": 2, "billing": 1, "nurse": 1}),
+    "agent": Profile(("en", "es"), {"scheduling": 3, "spanish": 2, "billing": 2, "prescriptions": 1, DEMO_DESK: 1}),
+    "supervisor": Profile(("en",), {"scheduling": 2, "billing": 1, "nurse": 1, DEMO_DESK: 1}),
 }
 # Simulated agent n gets TEAM[n % 12]: everyone schedules; some speak Spanish, some are nurses or do billing.
 TEAM = (

@@ -19,14 +19,17 @@ from careline.messaging.errors import Blocked, InvalidMessage, NotConfigured
 from careline.messaging.models import Conversation, Message
 from careline.messaging.schemas import ReplyIn
 from careline.messaging.service import threads
-from careline.routing.service import engine, offers
+from careline.routing import demo as routing_demo
+from careline.routing.schemas import StateIn
+from careline.routing.service import agents, engine, offers, setup
 from careline.settings import Settings
 from careline.telephony.demo import DEMO_NUMBER
 from careline.web.csrf import SESSION_COOKIE
 from tests.conftest import csrf_from
 from tests.factories.auth import make_session, make_user
 from tests.factories.patients import make_patient
-from tests.factories.routing import POLICY, contact, make_agent, make_queue, open_offers
+from tests.factories.routing import ADMIN as POLICY_ADMIN
+from tests.factories.routing import POLICY, Staff, contact, make_agent, make_queue, open_offers
 
 MOBILE = "+16175550111"
 
@@ -114,3 +117,35 @@ def test_the_page_says_what_to_fix(client: TestClient, uow: UnitOfWork, form: di
     assert said in answer.text
     assert 'aria-invalid="true"' in answer.text
     assert uow.session.scalars(select(Message)).all() == []
+
+
+def test_in_the_demo_a_phone_text_waits_for_its_people_not_a_simulated_agent(uow: UnitOfWork,
+                                                                              settings: Settings) -> None:
+    now = utcnow()
+    routing_demo.ensure_queues(uow, POLICY_ADMIN)
+    simulated = routing_demo.ensure_simulated_agents(uow, POLICY_ADMIN, 2, now=now)
+    for desk in simulated:
+        agents.set_own_state(uow, desk.actor, StateIn(state="available"), now=now)
+    sent = simulator.text(uow, POLICY, settings, number=MOBILE, body="Is anyone there?", now=now)
+    waiting = contact(uow, uow.session.get_one(Conversation, sent.conversation_id).interaction_id)
+    assert setup.queue_by_id(uow, waiting.queue_id).name == routing_demo.PHONE_QUEUE
+    engine.run_pass(uow, now)
+    assert all(open_offers(uow, Staff(desk.agent_id, desk.actor)) == [] for desk in simulated)  # not for them
+    person = make_agent(uow, "alex", available_at=now, skills={routing_demo.DEMO_DESK: 1})
+    engine.run_pass(uow, now)
+    assert [offer.interaction_id for offer in open_offers(uow, person)] == [waiting.id]
+
+
+def test_help_names_the_number_texted_and_the_pick_list_offers_one_patients_numbers(
+        sessions: sessionmaker[Session], settings: Settings) -> None:
+    with UnitOfWork(sessions) as uow:
+        make_patient(uow, phones=((MOBILE, "mobile"),))
+        make_patient(uow, given="Bo", phones=(("+16175550122", "mobile"),))
+        make_patient(uow, given="Cy", phones=(("+16175550122", "home"),))  # a household's shared number
+        assert simulator.demo_numbers(uow, POLICY_ADMIN, POLICY) == [MOBILE]
+        simulator.text(uow, POLICY, settings, number=MOBILE, body="help")
+        uow.commit()
+    jobs.dispatcher(sessions, settings).drain()
+    with UnitOfWork(sessions) as uow:
+        [answer] = [line.body for line in simulator.screen(uow, POLICY, MOBILE) if not line.sent]
+        assert f"call {DEMO_NUMBER}" in answer

@@ -136,7 +136,10 @@ def _answer_keyword(uow: UnitOfWork, settings: Settings, conversation: Conversat
 
 
 def _auto_reply(uow: UnitOfWork, settings: Settings, conversation: Conversation, kind: str, now: datetime) -> None:
-    rendered = templates.render(uow, settings, kind, Channel.sms, conversation.language, {})
+    # The number they texted is the one to call for help, unless the center named another.
+    values = {"help_line": conversation.center_address} if conversation.center_address and not settings.center_phone \
+        else {}
+    rendered = templates.render(uow, settings, kind, Channel.sms, conversation.language, values)
     outgoing.queue(uow, settings, conversation, body=rendered.body, kind=kind, purpose=Purpose.reply, now=now)
 
 
