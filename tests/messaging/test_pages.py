@@ -49,7 +49,9 @@ def contact(client: TestClient, uow: UnitOfWork, settings: Settings) -> dict[str
 
 
 def test_the_desktop_shows_the_thread_and_a_reply_joins_it(client: TestClient, contact: dict[str, Any]) -> None:
-    assert f'hx-get="/desktop/contacts/{contact["id"]}/conversation"' in client.get("/desktop").text
+    desk = client.get("/desktop").text
+    assert f'hx-get="/desktop/contacts/{contact["id"]}/conversation"' in desk
+    assert f'id="hold-{contact["id"]}"' not in desk  # a text waits by itself: nothing to hold
     html = client.get(f"/desktop/contacts/{contact['id']}/conversation").text
     assert "SMS with +16175550111" in html
     assert "Can I move my visit?" in html

@@ -233,11 +233,12 @@ class TestContact:
         assert _status(contact, desk.uow) == "connected"
         assert desk.uow.session.get(Interaction, contact.id, populate_existing=True).notes is None
 
-    def test_a_text_contact_shows_the_honest_placeholder(self, desk: Desk) -> None:
-        desk.answer(channel="sms")
+    def test_a_text_contact_loads_its_thread_and_has_no_phone_buttons(self, desk: Desk) -> None:
+        contact = desk.answer(channel="sms")
         html = desk.client.get("/desktop/contacts").text
-        assert "its messages will show here once two-way messaging is set up" in html
+        assert f'hx-get="/desktop/contacts/{contact.id}/conversation"' in html
         assert "Hang up" not in html
+        assert f'id="hold-{contact.id}"' not in html
 
 
 class TestCaller:

@@ -41,12 +41,14 @@
     return `${person.preferred_name || person.given_names.split(" ")[0]} ${person.family_name}`;
   }
 
+  const WRITTEN = new Set(["sms", "email", "chat"]);
+
   // Who to greet: the record's name (masked view or whole), or what the agent should know instead.
   function caller(pop) {
     if (pop.restricted) { return [false, "A restricted record: greet without a name"]; }
     if (pop.candidates.length > 1) { return [false, `${pop.candidates.length} patients share this number`]; }
     if (pop.patient) { return [true, pop.patient.display_name || displayName(pop.patient.patient)]; }
-    return [false, "New caller"];
+    return [false, WRITTEN.has(pop.offer.interaction.channel) ? "Someone new" : "New caller"];
   }
 
   function fill(banner, field, text) { banner.querySelector(`[data-field="${field}"]`).textContent = text; }
