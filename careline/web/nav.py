@@ -14,6 +14,7 @@ class NavItem:
     label: str
     href: str
     roles: frozenset[Role]
+    also: tuple[str, ...] = ()  # other pages of the same section, where the entry shows as current
 
 
 NAV: tuple[NavItem, ...] = (
@@ -24,9 +25,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Schedule", "/schedule", frozenset({Role.agent, Role.supervisor})),
     NavItem("Team", "/admin/users", frozenset({Role.admin, Role.supervisor})),
     NavItem("Phone numbers", "/admin/phone-numbers", frozenset({Role.admin})),
-    NavItem("Message templates", "/admin/templates", frozenset({Role.admin})),
-    NavItem("Sent messages", "/admin/sent-messages", frozenset({Role.admin})),
-    NavItem("Outbox", "/admin/outbox", frozenset({Role.admin})),
+    NavItem("Messaging", "/admin/templates", frozenset({Role.admin}), also=("/admin/sent-messages", "/admin/outbox")),
     NavItem("Audit trail", "/audit", frozenset({Role.admin, Role.auditor})),
     NavItem("Account", "/account", EVERYONE),
 )

@@ -34,9 +34,16 @@ def _look(page: Page, name: str) -> None:
     screenshot(page, name)
 
 
-def _admin_page(page: Page, link: str) -> None:
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=link).click()
-    expect(page.get_by_role("heading", name=link, level=1)).to_be_visible()
+TABS = {"Message templates": "Templates", "Sent messages": "Sent messages", "Outbox": "Outbox"}
+
+
+def _admin_page(page: Page, heading: str) -> None:
+    """Through the main menu's Messaging entry, then the section's tab."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Messaging").click()
+    page.get_by_role("navigation", name="Messaging").get_by_role("link", name=TABS[heading]).click()
+    expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
+    expect(page.get_by_role("navigation", name="Messaging").get_by_role("link", name=TABS[heading])).to_have_attribute(
+        "aria-current", "page")
 
 
 def test_a_text_template_with_phi_is_saved_only_for_patients_who_opted_in(page: Page) -> None:

@@ -185,7 +185,7 @@ def test_an_agent_answers_a_text_and_a_chat_at_once(alex: Page, base_url: str, l
     alex.get_by_label("Date of birth").press("Enter")
     timeline = alex.locator(".timeline")
     expect(timeline).to_contain_text("SMS conversation")
-    expect(timeline).to_contain_text("2 messages · latest from alex: “Yes. Friday at 9 or Monday at 2?”")
+    expect(timeline).to_contain_text("2 messages · latest from Alex Rivera: “Yes. Friday at 9 or Monday at 2?”")
     _look(alex, "messaging-patient-360")
 
 

@@ -14,7 +14,8 @@ HOME = {
     Role.agent: ("Agent workspace", ["Home", "Desktop", "Patients", "Schedule", "Account"]),
     Role.supervisor: ("Supervisor workspace",
                       ["Home", "Desktop", "Wallboard", "Patients", "Schedule", "Team", "Account"]),
-    Role.admin: ("Administration", ["Home", "Wallboard", "Team", "Phone numbers", "Audit trail", "Account"]),
+    Role.admin: ("Administration", ["Home", "Wallboard", "Team", "Phone numbers", "Messaging", "Audit trail",
+                                      "Account"]),
     Role.auditor: ("Compliance and audit", ["Home", "Audit trail", "Account"]),
 }
 
