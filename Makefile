@@ -22,7 +22,7 @@ run: $(VENV)/.runtime
 
 ## test: set up and run linters, type checks, layering contracts and the whole test suite
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check careline tests benchmarks
