@@ -46,7 +46,7 @@ def _is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-def _local(request: Request) -> Any:
+def local_clock(request: Request) -> Any:
     """Times as the center's clock shows them, named, on every messaging page alike: 'Nov 27 3:05 PM EST'."""
     zone = ZoneInfo(request.app.state.settings.center_time_zone)
     return lambda at: datetime.astimezone(at, zone).strftime("%b %-d %-I:%M %p %Z")
@@ -65,7 +65,7 @@ def _show_thread(request: Request, uow: Uow, actor: PatientWorkers, interaction_
         "thread": shown, "c": shown.conversation, "interaction_id": interaction_id, "message": message,
         "problem": status >= 400, "draft": draft, "status_words": STATUS_WORDS, "channel_name": channel_name,
         "sources": OPT_OUT_SOURCES, "sms_limit": SMS_LIMIT,
-        "local": _local(request)}, status_code=status)
+        "local": local_clock(request)}, status_code=status)
 
 
 @router.get("/desktop/contacts/{interaction_id}/conversation")
@@ -200,7 +200,7 @@ def sent_messages_page(request: Request, uow: Uow, actor: AdminOnly, channel: st
     return render(request, "messaging/sent_messages.html", {
         "messages": admin.sent_messages(uow, actor, channel=chosen), "channel": chosen or "",
         "channels": [c.value for c in Channel], "channel_name": channel_name, "file": admin.sink_file(settings),
-        "providers": {"sms": settings.sms_provider, "email": settings.email_provider}, "local": _local(request)})
+        "providers": {"sms": settings.sms_provider, "email": settings.email_provider}, "local": local_clock(request)})
 
 
 @router.get("/admin/outbox")

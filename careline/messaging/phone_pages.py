@@ -12,6 +12,7 @@ from careline.actor import Actor
 from careline.db import UnitOfWork
 from careline.messaging import simulator
 from careline.messaging.errors import InvalidMessage
+from careline.messaging.pages import local_clock
 from careline.patients.policy import PatientPolicy
 from careline.telephony.demo import DEMO_NUMBER
 from careline.web.deps import AnyRole, PatientRules, Uow
@@ -35,7 +36,8 @@ def phone_page(request: Request, uow: Uow, actor: AnyRole, rules: PatientRules, 
     if not lines or lines[-1].at.isoformat() == after:
         return Response(status_code=204)
     return render(request, "messaging/_phone_screen.html", {
-        "number": number, "lines": lines, "poll_seconds": POLL_SECONDS, "news": _news(lines[-1])})
+        "number": number, "lines": lines, "poll_seconds": POLL_SECONDS, "news": _news(lines[-1]),
+        "local": local_clock(request)})
 
 
 @router.post(PAGE)
@@ -55,7 +57,8 @@ def _page(request: Request, uow: UnitOfWork, actor: Actor, rules: PatientPolicy,
           body: str = "", problem: InvalidMessage | None = None, status_code: int = 200) -> Response:
     return render(request, "messaging/phone.html", {
         "number": number, "lines": lines or [], "body": body, "problem": problem, "center": DEMO_NUMBER,
-        "poll_seconds": POLL_SECONDS, "numbers": simulator.demo_numbers(uow, actor, rules)}, status_code=status_code)
+        "poll_seconds": POLL_SECONDS, "numbers": simulator.demo_numbers(uow, actor, rules),
+        "local": local_clock(request)}, status_code=status_code)
 
 
 def _news(line: simulator.PhoneLine) -> str:

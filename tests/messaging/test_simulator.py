@@ -3,6 +3,7 @@ gets back (the sink's message to it), STOP stops everything; and the "Simulated 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -106,6 +107,7 @@ def test_the_page_sends_a_text_and_shows_the_phone(client: TestClient, uow: Unit
     shown = client.get(answer.headers["location"])
     assert 'class="sent"' in shown.text
     assert "Hello there" in shown.text
+    assert re.search(r"<time [^>]*>\w{3} \d{1,2} \d{1,2}:\d\d [AP]M E[SD]T</time>", shown.text)  # the center's clock
 
 
 @pytest.mark.parametrize(("form", "said"), [({"number": "12", "body": "hi"}, "Type a phone number"),
