@@ -22,10 +22,6 @@ class Blocked(MessagingError):
     """The law or the patient's wishes forbid this message (opted out, no consent)."""
 
 
-class NoAddress(MessagingError):
-    """The patient has no number or e-mail address to send this to."""
-
-
 class ChatClosed(MessagingError):
     def __init__(self) -> None:
         super().__init__("This chat has ended. Start a new one to keep talking.")

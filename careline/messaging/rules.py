@@ -85,7 +85,6 @@ class Status(enum.StrEnum):
 # Provider status callbacks arrive in any order; one only applies if it is further along than the last.
 RANKS: Mapping[str, int] = {"accepted": 1, "scheduled": 1, "queued": 1, "sending": 2, "sent": 3, "delivered": 4,
                             "read": 5, "undelivered": 4, "failed": 4, "canceled": 4}
-FINAL = frozenset({Status.delivered, Status.undelivered, Status.failed, Status.blocked})
 # Taken by the provider counts as sent (handed over); the callbacks then say delivered or not.
 OUTBOUND_STATUS = {"accepted": Status.sent, "scheduled": Status.sent, "queued": Status.sent,
                    "sending": Status.sent, "sent": Status.sent, "delivered": Status.delivered, "read": Status.delivered,
@@ -143,12 +142,7 @@ def render(source: str, values: Mapping[str, Any], *, html: bool = False) -> str
 
 SMS_SEGMENT = 160
 SMS_LIMIT = 1600  # Twilio refuses a longer body
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def normalise_email(address: str) -> str:
     return address.strip().lower()
-
-
-def first_name(given_names: str, preferred: str | None) -> str:
-    return (preferred or given_names).split()[0] if (preferred or given_names).strip() else ""

@@ -83,7 +83,6 @@ DOMAIN_STATUS: dict[type[Exception], int] = {
     messaging_errors.InvalidMessage: 422,
     messaging_errors.NotFound: 404,
     messaging_errors.Blocked: 409,
-    messaging_errors.NoAddress: 409,
     messaging_errors.ChatClosed: 410,
     messaging_errors.TooManyTries: 429,
     messaging_errors.TooLarge: 413,

@@ -1,24 +1,21 @@
 """Queueing a message to a patient: kept in its thread at once, handed to the worker through the outbox.
 
-Agents' replies and templated messages (reminders, transcripts) both come here. The checks that protect
+Agents' replies, automatic answers and chat transcripts all come here. The checks that protect
 patients run again in the worker just before sending (``delivery``), which is the one path every message takes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from email.utils import make_msgid
-from typing import Any
 from uuid import UUID, uuid4
 
 from careline.db import UnitOfWork, utcnow
 from careline.messaging import repository, rules
-from careline.messaging.errors import Blocked, InvalidMessage, NoAddress
+from careline.messaging.errors import Blocked, InvalidMessage
 from careline.messaging.models import Conversation, Message
 from careline.messaging.rules import Channel, Purpose, Status
-from careline.messaging.service import consent, templates
-from careline.patients.service import reach
+from careline.messaging.service import consent
 from careline.settings import Settings
 from careline.worker import outbox
 
@@ -57,23 +54,6 @@ def refuse_if_opted_out(uow: UnitOfWork, conversation: Conversation) -> None:
     if conversation.channel != Channel.chat and consent.is_opted_out(uow, conversation.channel, conversation.address):
         raise Blocked("This patient opted out of messages on this channel (they replied STOP). Call them instead, "
                       "or ask them to reply START.")
-
-
-def send_template(uow: UnitOfWork, settings: Settings, *, patient_id: UUID, channel: Channel, kind: str,
-                  purpose: Purpose, values: Mapping[str, Any], now: datetime | None = None) -> Message:
-    """Send the patient a templated message on their mobile or e-mail, in their language, in their latest
-    thread on that channel. Consent, opt-out and quiet hours are checked when it is sent."""
-    now = now or utcnow()
-    found = reach.reach_of(uow, [patient_id]).get(patient_id)
-    address = (found.mobile if channel == Channel.sms else found.email) if found else None
-    if found is None or address is None:
-        raise NoAddress(f"The patient has no {'mobile number' if channel == Channel.sms else 'e-mail address'}.")
-    conversation = thread_for(uow, channel, address.lower() if channel == Channel.email else address,
-                              patient_id=patient_id, language=found.language, center=None, now=now)
-    rendered = templates.render(uow, settings, kind, channel, found.language,
-                                {"first_name": found.first_name, **values})
-    return queue(uow, settings, conversation, body=rendered.body, subject=rendered.subject, kind=kind,
-                 purpose=purpose, now=now)
 
 
 def thread_for(uow: UnitOfWork, channel: str, address: str, *, patient_id: UUID | None, language: str,

@@ -1,4 +1,4 @@
-"""How to reach a patient, for machines that send them messages: address, language, time zone, consents.
+"""What machines that message patients need of their records: language, time zone, consents, who they are.
 
 Like the caller lookup, these are not audited reads: no person sees the record. The message a worker sends
 is itself kept in the patient's conversations, which are audited when someone opens them.
@@ -15,21 +15,16 @@ from sqlalchemy import select
 
 from careline.db import UnitOfWork
 from careline.patients import rules
-from careline.patients.models import Patient, PatientPhone
+from careline.patients.models import Patient
 from careline.patients.policy import PatientPolicy
-
-PHONE_PREFERENCE = {"mobile": 0, "home": 1, "work": 2}
 
 
 @dataclass(frozen=True, slots=True)
 class Reach:
     patient_id: UUID
-    first_name: str
     language: str
     time_zone: str | None
     consents: dict[str, bool]
-    mobile: str | None
-    email: str | None
     reachable: bool  # not deceased, not merged away
 
 
@@ -38,13 +33,8 @@ def reach_of(uow: UnitOfWork, patient_ids: Iterable[UUID]) -> dict[UUID, Reach]:
     if not ids:
         return {}
     patients = uow.session.scalars(select(Patient).where(Patient.id.in_(ids))).all()
-    mobiles = {row.patient_id: row.e164 for row in uow.session.execute(
-        select(PatientPhone.patient_id, PatientPhone.e164)
-        .where(PatientPhone.patient_id.in_(ids), PatientPhone.use == "mobile").order_by(PatientPhone.e164.desc()))}
-    return {p.id: Reach(patient_id=p.id, first_name=(p.preferred_name or p.given_names).split()[0],
-                        language=p.language, time_zone=p.time_zone, consents=dict(p.consents or {}),
-                        mobile=mobiles.get(p.id), email=p.email, reachable=p.status == "active")
-            for p in patients}
+    return {p.id: Reach(patient_id=p.id, language=p.language, time_zone=p.time_zone,
+                        consents=dict(p.consents or {}), reachable=p.status == "active") for p in patients}
 
 
 def ids_with_email(uow: UnitOfWork, address: str) -> list[UUID]:
