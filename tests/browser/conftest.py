@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from careline.actor import Actor, Role
 from careline.auth import service as auth_service
@@ -102,3 +103,11 @@ def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def go_available(page: Page) -> None:
+    """Open the desktop, wait for its live connection, and go Available by keyboard."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Desktop").click()
+    expect(page.locator("[data-live-status]")).to_have_text(re.compile("^Live"))
+    page.keyboard.press("Alt+1")
+    expect(page.locator("#agent-state .state-pill")).to_have_text("Available")

@@ -27,7 +27,7 @@ from careline.bootstrap import unit_of_work
 from careline.routing.schemas import AgentIn, QueueIn
 from careline.routing.service import setup
 from careline.settings import Settings
-from tests.browser.conftest import PASSWORD, _unexpected, check_accessibility, screenshot, sign_in
+from tests.browser.conftest import PASSWORD, _unexpected, check_accessibility, go_available, screenshot, sign_in
 from tests.factories.patients import make_patient
 from tests.factories.scheduling import make_clinic
 
@@ -82,13 +82,6 @@ def open_page(browser: Browser, base_url: str) -> Iterator[Callable[[str], Page]
         assert errors == [], f"the browser reported errors (CSP violations show here too): {errors}"
 
 
-def _go_available(page: Page) -> None:
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Desktop").click()
-    expect(page.locator("[data-live-status]")).to_have_text(re.compile("^Live"))
-    page.keyboard.press("Alt+1")
-    expect(page.locator("#agent-state .state-pill")).to_have_text("Available")
-
-
 def _look(page: Page, name: str) -> None:
     """Accessible, nothing wider than the laptop's screen, and a screenshot to look at."""
     check_accessibility(page)
@@ -106,9 +99,9 @@ def _call(page: Page, center: Center) -> None:
 
 def test_a_call_is_routed_answered_booked_and_wrapped_up(open_page: Callable[[str], Page], center: Center) -> None:
     jordan = open_page("jordan")
-    _go_available(jordan)  # idle the longest, but without the skill
+    go_available(jordan)  # idle the longest, but without the skill
     alex = open_page("alex")
-    _go_available(alex)
+    go_available(alex)
     expect(alex.get_by_role("heading", name="No contact right now")).to_be_visible()
     _look(alex, "desktop-idle")
 
@@ -196,7 +189,7 @@ def test_a_call_is_routed_answered_booked_and_wrapped_up(open_page: Callable[[st
 def test_an_offer_the_caller_hangs_up_on_leaves_the_desktop(open_page: Callable[[str], Page],
                                                             center: Center) -> None:
     alex = open_page("alex")
-    _go_available(alex)
+    go_available(alex)
     _call(alex, center)
     offer = alex.locator(".offer")
     expect(offer).to_be_visible()
@@ -215,7 +208,7 @@ def test_a_shared_number_asks_who_is_calling_and_a_supervisor_takes_the_call_bac
         make_patient(uow, given="Luis", family="Rivera", phones=(("+16175550123", "home"),))
         uow.commit()
     alex = open_page("alex")
-    _go_available(alex)
+    go_available(alex)
     _call(alex, center)
     offer = alex.locator(".offer")
     expect(offer.locator('[data-field="caller"]')).to_have_text("2 patients share this number")
@@ -281,7 +274,7 @@ def test_an_offer_answered_on_the_agents_phone_or_ended_leaves_the_desktop_live(
         found.extension = "201"
         uow.commit()
     page = open_page("alex")
-    _go_available(page)
+    go_available(page)
     _pbx(base_url, "call.offered", "pbx-7", extension="201")
     offer = page.locator(".offer")
     expect(offer).to_be_visible()

@@ -23,7 +23,7 @@ from careline.integrations.sink import SinkMessage
 from careline.routing.schemas import AgentIn, QueueIn
 from careline.routing.service import setup
 from careline.settings import Settings
-from tests.browser.conftest import _unexpected, check_accessibility, screenshot, sign_in
+from tests.browser.conftest import _unexpected, check_accessibility, go_available, screenshot, sign_in
 from tests.factories.messaging import MOBILE, SMS_PATH, make_texter, sms_params
 from tests.factories.telephony import AUTH_TOKEN, sign
 
@@ -99,13 +99,6 @@ def _chat(base_url: str, body: str) -> Callable[[], dict[str, Any]]:
     return news
 
 
-def _go_available(page: Page) -> None:
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Desktop").click()
-    expect(page.locator("[data-live-status]")).to_have_text(re.compile("^Live"))
-    page.keyboard.press("Alt+1")
-    expect(page.locator("#agent-state .state-pill")).to_have_text("Available")
-
-
 def _accept(page: Page, what: str) -> Locator:
     """Accept the offer by keyboard; returns the new contact's card."""
     offer = page.locator(".offer")
@@ -140,7 +133,7 @@ def _wait_for(find: Callable[[], Any], what: str) -> Any:
 
 def test_an_agent_answers_a_text_and_a_chat_at_once(alex: Page, base_url: str, live_settings: Settings,
                                                    patient_id: str) -> None:
-    _go_available(alex)
+    go_available(alex)
     _text(base_url, "SM00000000000000000000000000000001", "Can I move my Thursday visit?")
     sms = _accept(alex, "SMS")
     thread = sms.locator("[data-thread-of]")
@@ -192,7 +185,7 @@ def test_an_agent_answers_a_text_and_a_chat_at_once(alex: Page, base_url: str, l
 def test_a_number_that_said_stop_cannot_be_answered_by_text(alex: Page, base_url: str, live_settings: Settings,
                                                            patient_id: str) -> None:
     _text(base_url, "SM00000000000000000000000000000011", "STOP")
-    _go_available(alex)
+    go_available(alex)
     _text(base_url, "SM00000000000000000000000000000012", "Why did my bill go up?")
     sms = _accept(alex, "SMS")
     thread = sms.locator("[data-thread-of]")

@@ -65,6 +65,8 @@ def _open_and_verify(page: Page, patient_id: str) -> None:
     page.get_by_label("Date of birth").fill("1961-02-03")
     page.get_by_label("Date of birth").press("Enter")
     expect(page.get_by_role("heading", name="Ana Rivera", exact=True)).to_be_visible()
+    # The heading shows before the deferred scripts run; the keyboard shortcuts need them.
+    page.wait_for_load_state("load")
 
 
 def test_agent_books_reschedules_and_cancels_a_mammogram(page: Page, live_settings: Settings, ana_id: str) -> None:

@@ -19,7 +19,7 @@ from careline.messaging.models import Message
 from careline.routing.schemas import AgentIn, QueueIn
 from careline.routing.service import setup
 from careline.settings import Settings
-from tests.browser.conftest import _unexpected, check_accessibility, screenshot, sign_in
+from tests.browser.conftest import _unexpected, check_accessibility, go_available, screenshot, sign_in
 from tests.factories.messaging import MOBILE, make_texter
 
 pytestmark = pytest.mark.browser
@@ -65,13 +65,6 @@ def phone(browser: Browser, base_url: str, texter: None) -> Iterator[Page]:
     yield from _signed_in(browser, base_url, "sam", PHONE_SCREEN)
 
 
-def _go_available(page: Page) -> None:
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Desktop").click()
-    expect(page.locator("[data-live-status]")).to_have_text(re.compile("^Live"))
-    page.keyboard.press("Alt+1")
-    expect(page.locator("#agent-state .state-pill")).to_have_text("Available")
-
-
 def _send(phone: Page, body: str) -> None:
     """Write the text and send it by keyboard alone: Tab from the text box reaches Send."""
     phone.get_by_label("Text", exact=True).fill(body)
@@ -93,7 +86,7 @@ def _look(page: Page, name: str) -> None:
 
 def test_a_text_from_the_simulated_phone_is_answered_and_stop_stops_the_answers(alex: Page, phone: Page,
                                                                                live_settings: Settings) -> None:
-    _go_available(alex)
+    go_available(alex)
 
     phone.goto("/simulator/phone")
     expect(phone.get_by_role("note")).to_contain_text("SIMULATION")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from careline.db import UnitOfWork, make_engine, make_sessionmaker
 from careline.patients.demo import generate_population
@@ -32,16 +35,41 @@ PROVIDERS = 8
 DAYS = 35
 
 
-def _generate(uow: UnitOfWork, *, seed: int = SEED) -> ScheduleStats:
-    now = datetime.now(UTC)
-    generate_population(uow.session, patients=PATIENTS, seed=seed, now=now, history=False)
-    return generate_schedule(uow, patients=demo_patients(uow.session), seed=seed, providers=PROVIDERS, days=DAYS,
+def _generate(uow: UnitOfWork, now: datetime) -> ScheduleStats:
+    generate_population(uow.session, patients=PATIENTS, seed=SEED, now=now, history=False)
+    return generate_schedule(uow, patients=demo_patients(uow.session), seed=SEED, providers=PROVIDERS, days=DAYS,
                              now=now)
 
 
+@dataclass(frozen=True)
+class Demo:
+    sessions: sessionmaker[Session]
+    stats: ScheduleStats
+    now: datetime
+
+
+@pytest.fixture(scope="module")
+def demo(databases: DatabaseFactory) -> Iterator[Demo]:
+    """One generated book per engine, committed: the tests below only read it."""
+    engine = make_engine(databases.fresh())
+    sessions = make_sessionmaker(engine)
+    now = datetime.now(UTC)
+    with UnitOfWork(sessions) as uow:
+        stats = _generate(uow, now)
+        uow.commit()
+    yield Demo(sessions, stats, now)
+    engine.dispose()
+
+
 @pytest.fixture
-def stats(uow: UnitOfWork) -> ScheduleStats:
-    return _generate(uow)
+def stats(demo: Demo) -> ScheduleStats:
+    return demo.stats
+
+
+@pytest.fixture
+def uow(demo: Demo) -> Iterator[UnitOfWork]:
+    with UnitOfWork(demo.sessions) as uow:
+        yield uow
 
 
 def _count(uow: UnitOfWork, *where: object, model: type = Appointment) -> int:
@@ -117,25 +145,27 @@ class TestFill:
         assert uow.session.scalar(without) == 0
 
 
-def _book_of(url: str) -> list[tuple[object, ...]]:
-    engine = make_engine(url)
+def _book(uow: UnitOfWork) -> list[tuple[object, ...]]:
+    query = (select(Site.code, func.coalesce(Provider.npi, Resource.name), Slot.starts_at,
+                    Appointment.patient_id, VisitType.code, Appointment.status, Appointment.channel)
+             .join(Slot, Slot.id == Appointment.slot_id).join(Schedule, Schedule.id == Slot.schedule_id)
+             .join(Site, Site.id == Schedule.site_id)
+             .outerjoin(Provider, Provider.id == Schedule.provider_id)
+             .outerjoin(Resource, Resource.id == Schedule.resource_id)
+             .join(VisitType, VisitType.id == Appointment.visit_type_id))
+    return sorted(tuple(row) for row in uow.session.execute(query))
+
+
+def test_the_same_seed_books_the_same_patients_in_the_same_slots(
+        demo: Demo, uow: UnitOfWork, databases: DatabaseFactory) -> None:
+    engine = make_engine(databases.fresh())
     try:
-        with UnitOfWork(make_sessionmaker(engine)) as uow:
-            _generate(uow)
-            uow.commit()
-            query = (select(Site.code, func.coalesce(Provider.npi, Resource.name), Slot.starts_at,
-                            Appointment.patient_id, VisitType.code, Appointment.status, Appointment.channel)
-                     .join(Slot, Slot.id == Appointment.slot_id).join(Schedule, Schedule.id == Slot.schedule_id)
-                     .join(Site, Site.id == Schedule.site_id)
-                     .outerjoin(Provider, Provider.id == Schedule.provider_id)
-                     .outerjoin(Resource, Resource.id == Schedule.resource_id)
-                     .join(VisitType, VisitType.id == Appointment.visit_type_id))
-            return sorted(tuple(row) for row in uow.session.execute(query))
+        with UnitOfWork(make_sessionmaker(engine)) as again:
+            _generate(again, demo.now)
+            again.commit()
+            second = _book(again)
     finally:
         engine.dispose()
-
-
-def test_the_same_seed_books_the_same_patients_in_the_same_slots(databases: DatabaseFactory) -> None:
-    first, second = _book_of(databases.fresh()), _book_of(databases.fresh())
+    first = _book(uow)
     assert len(first) > 1_000
     assert first == second
