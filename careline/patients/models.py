@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from careline.db import Base, utcnow
@@ -101,6 +101,9 @@ class Patient(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+
+# An e-mail that comes in finds its patient whatever the case of either address (reach.ids_with_email).
+Index("ix_patients_email_lower", func.lower(Patient.email))
 
 class PatientIdentifier(Base):
     __tablename__ = "patient_identifiers"

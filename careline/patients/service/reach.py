@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from careline.db import UnitOfWork
 from careline.patients import rules
@@ -38,11 +38,10 @@ def reach_of(uow: UnitOfWork, patient_ids: Iterable[UUID]) -> dict[UUID, Reach]:
 
 
 def ids_with_email(uow: UnitOfWork, address: str) -> list[UUID]:
-    """The active patients whose record has this e-mail address (any case)."""
+    """The active patients whose record has this e-mail address (any case; ``_`` and ``%`` are only letters)."""
     wanted = address.strip().lower()
-    return list(uow.session.scalars(select(Patient.id).where(Patient.email.is_not(None),
-                                                             Patient.status == "active")
-                                    .where(Patient.email.ilike(wanted))))
+    return list(uow.session.scalars(select(Patient.id).where(func.lower(Patient.email) == wanted,
+                                                             Patient.status == "active")))
 
 
 def ids_named(uow: UnitOfWork, name: str, birth_date: date) -> list[UUID]:
