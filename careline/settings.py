@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Per inbound attachment")
     email_webhook_secret: str | None = Field(default=None, min_length=MIN_SECRET_LENGTH)
     chat_origins: str = Field(default="", description="Websites allowed to embed the chat widget, comma-separated")
+    chat_starts_per_minute: int = Field(default=20, ge=0, le=10_000,
+                                        description="New chats one client address may start a minute (0: no limit)")
     messaging_queue: str = Field(default="scheduling", min_length=1, max_length=60)
     messaging_queue_es: str | None = Field(default="scheduling-es", max_length=60)
     center_name: str = Field(default="Careline Health", min_length=1, max_length=100)

@@ -44,14 +44,16 @@ def _settings(request: Request) -> Settings:
 
 
 @router.post("/api/chats", status_code=201)
-def start(data: ChatStart, uow: Uow, _: Public) -> ChatStarted:
-    token, conversation_id = chat.start(uow, data.language)
+def start(data: ChatStart, request: Request, uow: Uow, _: Public) -> ChatStarted:
+    client = request.client.host if request.client else None  # behind a proxy: CARELINE_FORWARDED_ALLOW_IPS
+    token, conversation_id = chat.start(uow, data.language, client=client,
+                                        per_minute=_settings(request).chat_starts_per_minute)
     return ChatStarted(token=token, conversation_id=conversation_id)
 
 
 @router.post("/api/messages", status_code=201)
 def say(data: ChatSay, token: Token, request: Request, uow: Uow, policy: PatientRules, _: Public) -> ChatLine:
-    return chat.say(uow, policy, _settings(request), token, data.body)
+    return chat.say(uow, policy, _settings(request), token, data.body, line_id=data.line_id)
 
 
 @router.get("/api/messages")

@@ -108,6 +108,8 @@ class ChatSay(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     body: str = Field(min_length=1, max_length=2000)
+    # The widget's own id for the line: a retry after a lost answer sends it again and is one line, not two.
+    line_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{8,64}$")
 
 
 class ChatWho(BaseModel):

@@ -8,21 +8,21 @@ from datetime import timedelta
 from uuid import UUID
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 from sqlalchemy import select
 
 from careline.actor import Actor, Role
 from careline.auth import service as auth_service
 from careline.bootstrap import unit_of_work
 from careline.db import utcnow
-from careline.messaging.models import Conversation
+from careline.messaging.models import Conversation, Message
 from careline.messaging.schemas import ReplyIn
 from careline.messaging.service import threads
 from careline.routing.models import Assignment
 from careline.routing.schemas import AgentIn, QueueIn, StateIn
 from careline.routing.service import agents, offers, setup
 from careline.settings import Settings
-from tests.browser.conftest import check_accessibility, screenshot
+from tests.browser.conftest import _unexpected, check_accessibility, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -109,3 +109,38 @@ def test_a_patient_chats_with_an_agent_from_the_website(page: Page, live_setting
     with unit_of_work(live_settings) as uow:
         chat = uow.session.scalars(select(Conversation).where(Conversation.channel == "chat")).one()
         assert chat.interaction_id == interaction_id
+
+
+def test_a_line_whose_answer_was_lost_is_kept_once_when_sent_again(browser: Browser, base_url: str,
+                                                                    live_settings: Settings) -> None:
+    _agent_ready(live_settings)
+    context = browser.new_context(base_url=base_url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if _unexpected(message) else None)
+
+    def lose_the_answer(route: Route) -> None:
+        route.fetch()  # the line reaches Careline ...
+        route.abort("connectionreset")  # ... and the answer never reaches the browser
+
+    page.goto("/chat/demo")
+    page.get_by_role("button", name="Chat with us").click()
+    message = page.get_by_label("Your message")
+    message.fill("Is the lab open on Saturday?")
+    page.route("**/chat/api/messages", lose_the_answer)
+    page.keyboard.press("Enter")
+    panel = page.get_by_role("dialog", name="Chat with us")
+    expect(panel).to_contain_text("We could not reach the center. Please try again.")
+    expect(message).to_have_value("Is the lab open on Saturday?")
+    _look(page, "chat-widget-answer-lost")
+    page.unroute("**/chat/api/messages")
+    page.get_by_role("button", name="Send", exact=True).click()
+    log = page.get_by_role("log", name="Messages")
+    expect(log).to_contain_text("You: Is the lab open on Saturday?")
+    expect(message).to_have_value("")
+    assert log.get_by_text("Is the lab open on Saturday?").count() == 1
+    with unit_of_work(live_settings) as uow:
+        kept = uow.session.scalars(select(Message.body).where(Message.channel == "chat")).all()
+    assert kept == ["Is the lab open on Saturday?"]
+    context.close()
+    assert [error for error in errors if "ERR_CONNECTION_RESET" not in error] == []

@@ -7,7 +7,7 @@ import hashlib
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from careline import jobs
@@ -183,3 +183,30 @@ def test_a_chat_ended_before_its_first_line_is_forgotten_and_a_wrong_token_opens
         chat.news(uow, token, 0)
     with pytest.raises(NotFound):
         chat.news(uow, "not-a-token-we-ever-gave-out", 0)
+
+
+def test_a_line_sent_again_with_its_id_is_kept_and_routed_once(uow: UnitOfWork, settings: Settings) -> None:
+    make_queue(uow, "scheduling")
+    token, conversation_id = chat.start(uow, "en", now=NOW)
+    first = chat.say(uow, POLICY, settings, token, "Is the clinic open?", line_id="line-0001", now=NOW)
+    again = chat.say(uow, POLICY, settings, token, "Is the clinic open?", line_id="line-0001",
+                     now=NOW + timedelta(seconds=3))
+    other = chat.say(uow, POLICY, settings, token, "Is the clinic open?", line_id="line-0002",
+                     now=NOW + timedelta(seconds=4))
+    assert (first.seq, again.seq, other.seq) == (1, 1, 2)
+    bodies = uow.session.scalars(select(Message.body).where(Message.conversation_id == conversation_id)).all()
+    assert len(bodies) == 2
+    # The same id in another chat is another line: ids are the widget's, unique only within its chat.
+    elsewhere, _ = chat.start(uow, "en", now=NOW)
+    assert chat.say(uow, POLICY, settings, elsewhere, "Hello", line_id="line-0001", now=NOW).seq == 1
+
+
+def test_one_address_starts_a_limited_number_of_chats_a_minute(uow: UnitOfWork) -> None:
+    minute = NOW.replace(second=0, microsecond=0)
+    for second in range(3):
+        chat.start(uow, "en", client="203.0.113.7", per_minute=3, now=minute + timedelta(seconds=second))
+    with pytest.raises(TooManyTries):
+        chat.start(uow, "en", client="203.0.113.7", per_minute=3, now=minute + timedelta(seconds=50))
+    chat.start(uow, "en", client="198.51.100.2", per_minute=3, now=minute + timedelta(seconds=50))  # another visitor
+    chat.start(uow, "en", client="203.0.113.7", per_minute=3, now=minute + timedelta(seconds=61))  # the next minute
+    assert uow.session.scalar(select(func.count()).select_from(Conversation)) == 5

@@ -24,9 +24,14 @@ OTHER = "https://evil.example"
 
 
 @pytest.fixture
-def web(sessions: sessionmaker[Session], tmp_path: Path) -> Iterator[TestClient]:
+def starts_per_minute() -> int:
+    return 20
+
+
+@pytest.fixture
+def web(sessions: sessionmaker[Session], tmp_path: Path, starts_per_minute: int) -> Iterator[TestClient]:
     settings = Settings(secret_key=TEST_SECRET, data_dir=tmp_path, log_format="console", log_level="WARNING",
-                        chat_origins=f"{SITE}/, https://clinic.example")
+                        chat_origins=f"{SITE}/, https://clinic.example", chat_starts_per_minute=starts_per_minute)
     with UnitOfWork(sessions) as uow:
         make_queue(uow, "scheduling")
         make_patient(uow)
@@ -112,6 +117,30 @@ def test_bad_input_is_refused_and_nothing_is_written(web: TestClient, sessions: 
                     headers=token).status_code == 422
     news = web.get("/chat/api/messages", headers=token).json()
     assert news["lines"] == []
+
+
+def test_a_line_retried_with_its_id_is_one_line(web: TestClient) -> None:
+    token = _start(web)
+    line = {"body": "Do you take walk-ins?", "line_id": "a1b2c3d4e5f60718"}
+    first, again = (web.post("/chat/api/messages", json=line, headers=token) for _ in range(2))
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert first.json() == again.json()
+    assert len(web.get("/chat/api/messages", headers=token).json()["lines"]) == 1
+    bad = web.post("/chat/api/messages", json={"body": "Hi", "line_id": "no spaces!"}, headers=token)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["loc"] == ["body", "line_id"]
+
+
+@pytest.mark.parametrize("starts_per_minute", [2])
+def test_too_many_chats_from_one_address_are_refused_and_nothing_is_written(
+        web: TestClient, sessions: sessionmaker[Session]) -> None:
+    _start(web)
+    _start(web)
+    refused = web.post("/chat/api/chats", json={"language": "en"}, headers={"Origin": SITE})
+    assert refused.status_code == 429
+    assert "try again in a minute" in refused.json()["detail"]
+    assert refused.headers["access-control-allow-origin"] == SITE  # the widget can read why
+    assert _chats(sessions) == 2
 
 
 def test_identify_says_the_same_whether_or_not_a_record_matched(web: TestClient) -> None:

@@ -29,20 +29,36 @@ from careline.settings import Settings
 MAX_IDENTIFY_TRIES = 3
 MAX_TRANSCRIPTS = 3  # e-mails one chat may ask for: a typo gets a second go, a spammer gets nothing much
 CHAT_IDENTIFIERS = frozenset({"name", "birth_date"})  # what "Tell us who you are" asks for
+START_WINDOWS_KEPT = 120  # seconds of chat-start counts kept: the minute being counted and the one before
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start(uow: UnitOfWork, language: str, *, now: datetime | None = None) -> tuple[str, UUID]:
-    """A new anonymous chat: its token (shown once, to the browser) and its conversation's id."""
+def start(uow: UnitOfWork, language: str, *, client: str | None = None, per_minute: int = 0,
+          now: datetime | None = None) -> tuple[str, UUID]:
+    """A new anonymous chat: its token (shown once, to the browser) and its conversation's id.
+
+    One client address may start ``per_minute`` chats a minute (``CARELINE_CHAT_STARTS_PER_MINUTE``), so a
+    script cannot flood the queue with empty chats. The count is kept in the database: every app node shares it."""
     now = now or utcnow()
+    if client and per_minute:
+        _count_start(uow, client, per_minute, now)
     token, conversation_id = secrets.token_urlsafe(32), uuid4()
     repository.add(uow.session, Conversation(id=conversation_id, channel=Channel.chat,
                                              address=f"chat:{conversation_id}", language=language,
                                              token_hash=_digest(token), created_at=now, last_message_at=now))
     return token, conversation_id
+
+
+def _count_start(uow: UnitOfWork, client: str, limit: int, now: datetime) -> None:
+    # The address is hashed: it is the visitor's, and the count needs only to tell visitors apart.
+    bucket = "chat-start:" + hashlib.sha256(client.encode()).hexdigest()[:32]
+    minute = int(now.timestamp()) // 60 * 60
+    repository.forget_rates_before(uow.session, minute - START_WINDOWS_KEPT)
+    if repository.take_rate(uow.session, [bucket], minute, 1)[bucket] > limit:
+        raise TooManyTries("Too many chats were started from here just now. Please try again in a minute.")
 
 
 def _chat(uow: UnitOfWork, token: str, *, for_update: bool = False) -> Conversation:
@@ -64,15 +80,18 @@ def _open_chat(uow: UnitOfWork, token: str, *, for_update: bool = False) -> Conv
 
 
 def say(uow: UnitOfWork, policy: PatientPolicy, settings: Settings, token: str, body: str, *,
-        now: datetime | None = None) -> ChatLine:
-    """The patient's line: kept in the thread and brought to an agent (a new chat contact on the first)."""
+        line_id: str | None = None, now: datetime | None = None) -> ChatLine:
+    """The patient's line: kept in the thread and brought to an agent (a new chat contact on the first).
+
+    Sent again with the same ``line_id`` (the widget retrying after a lost answer), it is the line kept the first
+    time: the thread and the agent see it once."""
     if not body.strip():
         raise InvalidMessage("body", "Write something to send.")
     conversation = _open_chat(uow, token, for_update=True)
-    message = threads.receive(uow, policy, settings, threads.Inbound(channel=Channel.chat,
-                                                                      address=conversation.address, body=body.strip()),
-                              now=now, conversation=conversation)
-    return _line(message)
+    provider_id = f"{conversation.id}:{line_id}" if line_id else None  # unique per chat, not across chats
+    inbound = threads.Inbound(channel=Channel.chat, address=conversation.address, body=body.strip(),
+                              provider_id=provider_id)
+    return _line(threads.receive(uow, policy, settings, inbound, now=now, conversation=conversation))
 
 
 def news(uow: UnitOfWork, token: str, after_seq: int, *, now: datetime | None = None) -> ChatNews:

@@ -30,7 +30,7 @@
           failed: "No pudimos comunicarnos con el centro. Inténtelo de nuevo.", sending: "Enviando…" }
   }[language];
 
-  var state = { token: null, after: 0, open: false, ended: false, timer: null, typedAt: 0 };
+  var state = { token: null, after: 0, open: false, ended: false, timer: null, typedAt: 0, unsent: null };
   try {
     var kept = JSON.parse(sessionStorage.getItem(STORE) || "{}");
     state.token = kept.token || null;
@@ -120,7 +120,7 @@
   function fail(error) {
     if (error.status === 404) { forget(); }
     if (error.status === 410) { showEnded(); }
-    say(error.message || WORDS.failed);
+    say(error.status ? error.message : WORDS.failed);  // no status: the network failed, not the center
   }
 
   function addLine(line) {
@@ -196,17 +196,31 @@
     }
   }
 
+  // A line keeps its id until it is sent: "Send" again after a lost answer is the same line, never a second one.
+  function lineId(text) {
+    if (!state.unsent || state.unsent.text !== text) {
+      var bytes = new Uint8Array(16);
+      window.crypto.getRandomValues(bytes);
+      var id = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+      state.unsent = { text: text, id: id };
+    }
+    return state.unsent.id;
+  }
+
   function send() {
     var text = input.value.trim();
     if (!text || state.ended) { return; }
+    var id = lineId(text);
     sendButton.disabled = true;
     say(WORDS.sending);
-    ensureChat().then(function () { return call("POST", "messages", { body: text }); }).then(function (line) {
-      input.value = "";
-      say("");
-      addLine(line);
-      if (!state.timer) { startPolling(); }
-    }).catch(fail).then(function () { sendButton.disabled = state.ended; input.focus(); });
+    ensureChat().then(function () { return call("POST", "messages", { body: text, line_id: id }); })
+      .then(function (line) {
+        state.unsent = null;
+        input.value = "";
+        say("");
+        addLine(line);
+        if (!state.timer) { startPolling(); }
+      }).catch(fail).then(function () { sendButton.disabled = state.ended; input.focus(); });
   }
 
   launcher.addEventListener("click", function () { setOpen(true); });
