@@ -204,6 +204,16 @@ def test_a_callback_before_the_workers_receipt_records_the_sid(
         assert (message.status, message.provider_id) == ("delivered", "SMearly")
 
 
+def test_a_callback_naming_a_sid_another_message_holds_applies_to_ours_and_leaves_the_sid(
+        client: TestClient, sessions: sessionmaker[Session]) -> None:
+    first = sent_text(sessions, sid="SMfirst")
+    second = sent_text(sessions, sid=None)
+    assert callback(client, second, "SMfirst", "delivered") == 204
+    with sessions() as session:
+        assert [(m.status, m.provider_id) for m in (session.get_one(Message, first), session.get_one(Message, second))
+                ] == [("sent", "SMfirst"), ("delivered", None)]
+
+
 def test_an_unknown_message_is_answered_204_and_nothing_changes(
         client: TestClient, sessions: sessionmaker[Session]) -> None:
     sent = sent_text(sessions)

@@ -27,7 +27,8 @@ def delivery_status(uow: UnitOfWork, *, message_id: UUID | None, provider_id: st
     message = _outbound(uow, message_id, provider_id)
     if message is None:
         return None
-    message.provider_id = message.provider_id or provider_id or None
+    if message.provider_id is None and provider_id:
+        _record_sid(uow, message, provider_id)
     if error_code == rules.CARRIER_OPTED_OUT:
         thread = repository.conversation(uow.session, message.conversation_id)
         if thread is not None:
@@ -54,6 +55,14 @@ def _outbound(uow: UnitOfWork, message_id: UUID | None, provider_id: str) -> Mes
     if found is None or found.channel != Channel.sms or found.direction != "outbound":
         return None
     return found
+
+
+def _record_sid(uow: UnitOfWork, message: Message, provider_id: str) -> None:
+    """A callback that beat the worker's receipt names the message's sid first. A sid another message already
+    holds is not taken: our id in the callback's URL says which message the status is for, and the sid stays
+    with the message that had it (else the unique sid would fail the callback, and Twilio retry it for ever)."""
+    if repository.by_provider_id(uow.session, Channel.sms, provider_id) is None:
+        message.provider_id = provider_id
 
 
 def _failure(error_code: str | None) -> str:
