@@ -45,9 +45,11 @@ def _settings(request: Request) -> Settings:
 
 @router.post("/api/chats", status_code=201)
 def start(data: ChatStart, request: Request, uow: Uow, _: Public) -> ChatStarted:
-    client = request.client.host if request.client else None  # behind a proxy: CARELINE_FORWARDED_ALLOW_IPS
-    token, conversation_id = chat.start(uow, data.language, client=client,
-                                        per_minute=_settings(request).chat_starts_per_minute)
+    settings = _settings(request)
+    # Behind a proxy the client is the one X-Forwarded-For names when CARELINE_FORWARDED_ALLOW_IPS trusts it.
+    visitor = chat.visitor_key(settings, request.client.host) if request.client else None
+    token, conversation_id = chat.start(uow, data.language, visitor=visitor,
+                                        per_minute=settings.chat_starts_per_minute)
     return ChatStarted(token=token, conversation_id=conversation_id)
 
 

@@ -180,5 +180,7 @@ def give_back_rate(session: Session, bucket: str, second: int, unused: int) -> N
                     .values(count=RateWindow.count - unused))
 
 
-def forget_rates_before(session: Session, second: int) -> None:
-    session.execute(delete(RateWindow).where(RateWindow.second < second))
+def forget_rates_before(session: Session, second: int, *, prefix: str) -> None:
+    """Drop one kind of count's old windows (``sms:`` or ``chat-start:``): each kind keeps its own span."""
+    session.execute(delete(RateWindow).where(RateWindow.bucket.startswith(prefix, autoescape=True),
+                                             RateWindow.second < second))

@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from careline.db import Base, utcnow
@@ -66,6 +66,8 @@ class Patient(Base):
         Index("ix_patients_given_key", "given_key"),
         Index("ix_patients_family_sound_family_key", "family_sound", "family_key"),
         Index("ix_patients_birth_date", "birth_date"),
+        # An e-mail that comes in finds its patient whatever the case of either address (reach.ids_with_email).
+        Index("ix_patients_email_lower", text("lower(email)")),
     )
 
     id: Mapped[uuid.UUID] = _id()
@@ -100,10 +102,6 @@ class Patient(Base):
     last_contact_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-# An e-mail that comes in finds its patient whatever the case of either address (reach.ids_with_email).
-Index("ix_patients_email_lower", func.lower(Patient.email))
 
 class PatientIdentifier(Base):
     __tablename__ = "patient_identifiers"

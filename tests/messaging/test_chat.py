@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from careline import jobs
 from careline.db import UnitOfWork
 from careline.integrations.sink import SinkMessage
-from careline.messaging.errors import Blocked, ChatClosed, NotFound, TooManyTries
-from careline.messaging.models import Conversation, Message
+from careline.messaging import repository
+from careline.messaging.errors import Blocked, ChatClosed, InvalidMessage, NotFound, TooManyTries
+from careline.messaging.models import Conversation, Message, RateWindow
 from careline.messaging.schemas import ChatWho, ReplyIn
 from careline.messaging.service import chat, threads
+from careline.routing.models import Interaction
 from careline.routing.service import engine, offers
 from careline.settings import Settings
 from tests.factories.patients import make_patient
@@ -191,22 +193,54 @@ def test_a_line_sent_again_with_its_id_is_kept_and_routed_once(uow: UnitOfWork, 
     first = chat.say(uow, POLICY, settings, token, "Is the clinic open?", line_id="line-0001", now=NOW)
     again = chat.say(uow, POLICY, settings, token, "Is the clinic open?", line_id="line-0001",
                      now=NOW + timedelta(seconds=3))
+    assert again == first
+    assert _conversation(uow, token).last_message_at == NOW  # the retry changed nothing
     other = chat.say(uow, POLICY, settings, token, "Is the clinic open?", line_id="line-0002",
                      now=NOW + timedelta(seconds=4))
-    assert (first.seq, again.seq, other.seq) == (1, 1, 2)
+    assert other.seq == 2
     bodies = uow.session.scalars(select(Message.body).where(Message.conversation_id == conversation_id)).all()
     assert len(bodies) == 2
+    assert uow.session.scalar(select(func.count()).select_from(Interaction)) == 1  # one contact for the agent
+    with pytest.raises(InvalidMessage) as reused:  # the same id for another line is a client's mistake, said so
+        chat.say(uow, POLICY, settings, token, "Something else", line_id="line-0001", now=NOW)
+    assert reused.value.field == "line_id"
     # The same id in another chat is another line: ids are the widget's, unique only within its chat.
     elsewhere, _ = chat.start(uow, "en", now=NOW)
     assert chat.say(uow, POLICY, settings, elsewhere, "Hello", line_id="line-0001", now=NOW).seq == 1
 
 
-def test_one_address_starts_a_limited_number_of_chats_a_minute(uow: UnitOfWork) -> None:
+def test_one_visitor_starts_a_limited_number_of_chats_a_minute(uow: UnitOfWork, settings: Settings) -> None:
     minute = NOW.replace(second=0, microsecond=0)
+    visitor, neighbour = chat.visitor_key(settings, "203.0.113.7"), chat.visitor_key(settings, "198.51.100.2")
     for second in range(3):
-        chat.start(uow, "en", client="203.0.113.7", per_minute=3, now=minute + timedelta(seconds=second))
+        chat.start(uow, "en", visitor=visitor, per_minute=3, now=minute + timedelta(seconds=second))
     with pytest.raises(TooManyTries):
-        chat.start(uow, "en", client="203.0.113.7", per_minute=3, now=minute + timedelta(seconds=50))
-    chat.start(uow, "en", client="198.51.100.2", per_minute=3, now=minute + timedelta(seconds=50))  # another visitor
-    chat.start(uow, "en", client="203.0.113.7", per_minute=3, now=minute + timedelta(seconds=61))  # the next minute
+        chat.start(uow, "en", visitor=visitor, per_minute=3, now=minute + timedelta(seconds=50))
+    chat.start(uow, "en", visitor=neighbour, per_minute=3, now=minute + timedelta(seconds=50))
+    chat.start(uow, "en", visitor=visitor, per_minute=3, now=minute + timedelta(seconds=61))  # the next minute
     assert uow.session.scalar(select(func.count()).select_from(Conversation)) == 5
+
+
+def test_a_visitor_is_kept_as_a_keyed_hash_and_an_ipv6_visitor_as_their_64(settings: Settings) -> None:
+    key = chat.visitor_key(settings, "203.0.113.7")
+    assert "203.0.113.7" not in key
+    assert key != hashlib.sha256(b"203.0.113.7").hexdigest()[:32]  # not undone by hashing every address
+    elsewhere = Settings(secret_key="another center's secret key", data_dir=settings.data_dir)
+    assert key != chat.visitor_key(elsewhere, "203.0.113.7")
+    assert chat.visitor_key(settings, "2001:db8:1:2::10") == chat.visitor_key(settings, "2001:db8:1:2:ffff::1")
+    assert chat.visitor_key(settings, "2001:db8:1:2::10") != chat.visitor_key(settings, "2001:db8:1:3::10")
+    assert chat.visitor_key(settings, "testclient")  # not an address (a test client): still a visitor
+
+
+def test_chat_starts_and_the_sms_rate_limit_each_forget_only_their_own_windows(uow: UnitOfWork) -> None:
+    minute = int(NOW.timestamp()) // 60 * 60
+    repository.take_rate(uow.session, ["sms:*", "chat-start:old"], minute - 600, 1)
+    repository.forget_rates_before(uow.session, minute, prefix="chat-start:")
+    assert _windows(uow) == ["sms:*"]
+    repository.take_rate(uow.session, ["chat-start:old"], minute - 600, 1)
+    repository.forget_rates_before(uow.session, minute, prefix="sms:")
+    assert _windows(uow) == ["chat-start:old"]
+
+
+def _windows(uow: UnitOfWork) -> list[str]:
+    return sorted(uow.session.scalars(select(RateWindow.bucket)))

@@ -94,8 +94,8 @@ class TestCatalogue:
 
 
 class TestFill:
-    def test_the_next_weeks_are_60_to_85_percent_booked(self, uow: UnitOfWork, stats: ScheduleStats) -> None:
-        horizon = datetime.now(UTC) + timedelta(days=21)
+    def test_the_next_weeks_are_60_to_85_percent_booked(self, uow: UnitOfWork, demo: Demo) -> None:
+        stats, horizon = demo.stats, demo.now + timedelta(days=21)
         near = _count(uow, Slot.starts_at < horizon, model=Slot)
         busy = _count(uow, Slot.starts_at < horizon, Slot.status == "busy", model=Slot)
         assert near > 500

@@ -9,6 +9,8 @@ desktop with ``threads.reply``. Whatever the patient types, the answers never sa
 from __future__ import annotations
 
 import hashlib
+import hmac
+import ipaddress
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -29,6 +31,7 @@ from careline.settings import Settings
 MAX_IDENTIFY_TRIES = 3
 MAX_TRANSCRIPTS = 3  # e-mails one chat may ask for: a typo gets a second go, a spammer gets nothing much
 CHAT_IDENTIFIERS = frozenset({"name", "birth_date"})  # what "Tell us who you are" asks for
+START_BUCKET = "chat-start:"
 START_WINDOWS_KEPT = 120  # seconds of chat-start counts kept: the minute being counted and the one before
 
 
@@ -36,15 +39,16 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start(uow: UnitOfWork, language: str, *, client: str | None = None, per_minute: int = 0,
+def start(uow: UnitOfWork, language: str, *, visitor: str | None = None, per_minute: int = 0,
           now: datetime | None = None) -> tuple[str, UUID]:
     """A new anonymous chat: its token (shown once, to the browser) and its conversation's id.
 
-    One client address may start ``per_minute`` chats a minute (``CARELINE_CHAT_STARTS_PER_MINUTE``), so a
-    script cannot flood the queue with empty chats. The count is kept in the database: every app node shares it."""
+    One ``visitor`` (``visitor_key``) may start ``per_minute`` chats a calendar minute
+    (``CARELINE_CHAT_STARTS_PER_MINUTE``), so a script cannot flood the queue with empty chats. The count is kept
+    in the database: every app node shares it."""
     now = now or utcnow()
-    if client and per_minute:
-        _count_start(uow, client, per_minute, now)
+    if visitor and per_minute:
+        _count_start(uow, visitor, per_minute, now)
     token, conversation_id = secrets.token_urlsafe(32), uuid4()
     repository.add(uow.session, Conversation(id=conversation_id, channel=Channel.chat,
                                              address=f"chat:{conversation_id}", language=language,
@@ -52,11 +56,24 @@ def start(uow: UnitOfWork, language: str, *, client: str | None = None, per_minu
     return token, conversation_id
 
 
-def _count_start(uow: UnitOfWork, client: str, limit: int, now: datetime) -> None:
-    # The address is hashed: it is the visitor's, and the count needs only to tell visitors apart.
-    bucket = "chat-start:" + hashlib.sha256(client.encode()).hexdigest()[:32]
+def visitor_key(settings: Settings, client_address: str) -> str:
+    """What tells one visitor from another for the limit on chat starts, without keeping their address: an HMAC
+    under the center's secret (a plain hash of an IPv4 address is undone by trying them all). An IPv6 visitor
+    is their /64, which one household or phone holds whole."""
+    try:
+        ip = ipaddress.ip_address(client_address)
+    except ValueError:
+        network = client_address
+    else:
+        network = str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+    key = ("careline-chat-visitor:" + settings.effective_secret_key).encode()  # this use's own key
+    return hmac.new(key, network.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _count_start(uow: UnitOfWork, visitor: str, limit: int, now: datetime) -> None:
     minute = int(now.timestamp()) // 60 * 60
-    repository.forget_rates_before(uow.session, minute - START_WINDOWS_KEPT)
+    repository.forget_rates_before(uow.session, minute - START_WINDOWS_KEPT, prefix=START_BUCKET)
+    bucket = START_BUCKET + visitor
     if repository.take_rate(uow.session, [bucket], minute, 1)[bucket] > limit:
         raise TooManyTries("Too many chats were started from here just now. Please try again in a minute.")
 
@@ -89,6 +106,10 @@ def say(uow: UnitOfWork, policy: PatientPolicy, settings: Settings, token: str, 
         raise InvalidMessage("body", "Write something to send.")
     conversation = _open_chat(uow, token, for_update=True)
     provider_id = f"{conversation.id}:{line_id}" if line_id else None  # unique per chat, not across chats
+    if provider_id:
+        seen = repository.by_provider_id(uow.session, Channel.chat, provider_id)
+        if seen is not None and seen.body != body.strip():
+            raise InvalidMessage("line_id", "This line_id was already used for another line.")
     inbound = threads.Inbound(channel=Channel.chat, address=conversation.address, body=body.strip(),
                               provider_id=provider_id)
     return _line(threads.receive(uow, policy, settings, inbound, now=now, conversation=conversation))

@@ -35,6 +35,7 @@ WAIT_FOR_EARLIER = timedelta(seconds=2)
 UNSURE = ("A worker stopped while handing this message over, so it may have been sent. It is not sent again "
           "by itself: re-drive it to send it anyway.")
 RATE_WINDOWS_KEPT = 60  # seconds
+SMS_BUCKET = "sms:"
 
 
 @dataclass(slots=True)
@@ -156,7 +157,7 @@ def _within_rate(uow: UnitOfWork, settings: Settings, ready: list[tuple[Job, Mes
     for item in texts:
         senders.setdefault(_sms_sender(settings, item[2]) or "-", []).append(item)
     for sender, group in senders.items():
-        buckets = [f"sms:{sender}", "sms:*"]
+        buckets = [f"{SMS_BUCKET}{sender}", f"{SMS_BUCKET}*"]
         totals = repository.take_rate(uow.session, buckets, second, len(group))
         allowed = len(group)
         for bucket, limit in zip(buckets, (per_sender, overall), strict=True):
@@ -169,7 +170,7 @@ def _within_rate(uow: UnitOfWork, settings: Settings, ready: list[tuple[Job, Mes
         for job, _, _ in group[allowed:]:
             jitter = timedelta(milliseconds=random.randint(0, 900))  # noqa: S311 - spreading, not a secret
             failures[job.id] = Later(next_second + jitter, "rate limit")
-    repository.forget_rates_before(uow.session, second - RATE_WINDOWS_KEPT)
+    repository.forget_rates_before(uow.session, second - RATE_WINDOWS_KEPT, prefix=SMS_BUCKET)
     return ready
 
 

@@ -60,7 +60,9 @@ def _outbound(uow: UnitOfWork, message_id: UUID | None, provider_id: str) -> Mes
 def _record_sid(uow: UnitOfWork, message: Message, provider_id: str) -> None:
     """A callback that beat the worker's receipt names the message's sid first. A sid another message already
     holds is not taken: our id in the callback's URL says which message the status is for, and the sid stays
-    with the message that had it (else the unique sid would fail the callback, and Twilio retry it for ever)."""
+    with the message that had it (else the unique sid would fail the callback, and Twilio retry it for ever).
+    Two callbacks racing to record one free sid for two messages: the loser fails once and applies on Twilio's
+    retry."""
     if repository.by_provider_id(uow.session, Channel.sms, provider_id) is None:
         message.provider_id = provider_id
 

@@ -15,10 +15,19 @@ down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+INDEX = "ix_patients_email_lower"
+
 
 def upgrade() -> None:
-    op.create_index("ix_patients_email_lower", "patients", [sa.text("lower(email)")])
+    if op.get_bind().dialect.name != "postgresql":
+        op.create_index(INDEX, "patients", [sa.text("lower(email)")])
+        return
+    # Built CONCURRENTLY, outside the migration's transaction: a large patients table stays writable meanwhile.
+    # A build that failed earlier leaves an invalid index of this name behind; it is dropped and built again.
+    with op.get_context().autocommit_block():
+        op.drop_index(INDEX, table_name="patients", postgresql_concurrently=True, if_exists=True)
+        op.create_index(INDEX, "patients", [sa.text("lower(email)")], postgresql_concurrently=True)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_patients_email_lower", table_name="patients")
+    op.drop_index(INDEX, table_name="patients")
