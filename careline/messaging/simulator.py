@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parseaddr
 from uuid import UUID, uuid4
 
 from careline.actor import Actor
@@ -113,24 +114,40 @@ OPENINGS = {
     "other": ("Hello, I have a question.", "Hola, tengo una pregunta."),
 }
 ANSWERS = ("Thanks for writing. Let me look into that for you.", "Gracias por escribir. Lo reviso ahora mismo.")
-TEXT_CHANNELS: frozenset[str] = frozenset({Channel.sms.value, Channel.chat.value})
+SUBJECTS = ("A question for the clinic", "Una pregunta para la clínica")
+TEXT_CHANNELS: frozenset[str] = frozenset({Channel.sms.value, Channel.email.value, Channel.chat.value})
+MAIL_DOMAIN = "simulated.careline.invalid"  # a simulated e-mail's Message-ID: <SIM…@simulated.careline.invalid>
 
 
 def write(uow: UnitOfWork, policy: PatientPolicy, settings: Settings, *, channel: str, address: str | None,
           reason: str, language: str, now: datetime) -> UUID | None:
     """A simulated patient writes to the center (``careline simulate``, the demo's traffic): a text from their
-    number or a chat, through the same functions the provider's webhook and the widget use. Returns the contact
-    it queued or joined. Texts only while they go to the local sink."""
-    body = OPENINGS.get(reason, OPENINGS["other"])[language == "es"]
+    number, an e-mail from their address or a chat, through the same functions the provider's webhook, the SMTP
+    listener and the widget use. Returns the contact it queued or joined. Texts and e-mails only while they are
+    answered to the local sink."""
+    spanish = language == "es"
+    body = OPENINGS.get(reason, OPENINGS["other"])[spanish]
     if channel == Channel.chat:
         token, conversation_id = chat.start(uow, language if language in ("en", "es") else "en", now=now)
         chat.say(uow, policy, settings, token, body, now=now)
         return threads.contact_of(uow, conversation_id)
-    if channel != Channel.sms or address is None or settings.sms_provider != "sink":
+    if address is None or not _answered_to_the_sink(settings, channel):
         return None  # a real provider is set up: a simulated patient must never be answered for real
-    inbound = threads.Inbound(channel=Channel.sms, address=address, body=body, center_address=DEMO_NUMBER,
-                              provider_id=f"{PROVIDER_PREFIX}{uuid4().hex[:31]}")
+    simulated_id = f"{PROVIDER_PREFIX}{uuid4().hex[:31]}"
+    if channel == Channel.sms:
+        inbound = threads.Inbound(channel=Channel.sms, address=address, body=body, center_address=DEMO_NUMBER,
+                                  provider_id=simulated_id)
+    else:
+        inbound = threads.Inbound(channel=Channel.email, address=address, body=body, subject=SUBJECTS[spanish],
+                                  center_address=parseaddr(settings.email_from)[1],
+                                  provider_id=f"<{simulated_id}@{MAIL_DOMAIN}>")
     return threads.contact_of(uow, threads.receive(uow, policy, settings, inbound, now=now).conversation_id)
+
+
+def _answered_to_the_sink(settings: Settings, channel: str) -> bool:
+    if channel == Channel.sms:
+        return settings.sms_provider == "sink"
+    return channel == Channel.email and settings.email_provider == "sink"
 
 
 def answer(uow: UnitOfWork, actor: Actor, settings: Settings, contact_id: UUID, *, language: str,

@@ -83,3 +83,19 @@ def test_stop_opts_out_confirms_once_and_blocks_every_later_text(sessions: sessi
             raise AssertionError("a reply to an opted-out number was queued")
     with sessions() as session:
         assert [row.body[:20] for row in session.scalars(select(SinkMessage))] == ["Careline Health: You"]
+
+
+def test_a_restricted_patients_text_and_email_reach_the_queue_matched_to_their_record(
+        uow: UnitOfWork, settings: Settings) -> None:
+    make_queue(uow, "scheduling")
+    staff = make_patient(uow, phones=((MOBILE, "mobile"),), restricted="staff")
+    staff.email = "ana.rivera@example.org"
+    text = threads.receive(uow, POLICY, settings, _text("Can I move my visit?", "SMrestricted"))
+    mail = threads.receive(uow, POLICY, settings, threads.Inbound(
+        channel=Channel.email, address="ana.rivera@example.org", body="Can I move my visit?", subject="Visit",
+        provider_id="<restricted@patient.example>"))
+    for message in (text, mail):
+        thread = uow.session.get_one(Conversation, message.conversation_id)
+        assert thread.interaction_id is not None
+        queued = contact(uow, thread.interaction_id)
+        assert (queued.status, queued.patient_id, queued.candidates) == ("queued", staff.id, 1)

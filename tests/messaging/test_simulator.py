@@ -15,6 +15,7 @@ from careline import jobs
 from careline.actor import Role
 from careline.auth.models import User
 from careline.db import UnitOfWork, utcnow
+from careline.integrations.sink import SinkMessage
 from careline.messaging import simulator
 from careline.messaging.errors import Blocked, InvalidMessage, NotConfigured
 from careline.messaging.models import Conversation, Message
@@ -81,6 +82,40 @@ def test_bad_input_is_refused_and_nothing_is_written(uow: UnitOfWork, settings: 
 def test_no_simulated_texts_while_a_real_provider_carries_them(uow: UnitOfWork, settings: Settings) -> None:
     with pytest.raises(NotConfigured, match="local sink"):
         simulator.text(uow, POLICY, settings.model_copy(update={"sms_provider": "twilio"}), number=MOBILE, body="hi")
+    assert uow.session.scalars(select(Message)).all() == []
+
+
+def test_a_simulated_email_is_matched_queued_and_answered_to_the_sink(
+        sessions: sessionmaker[Session], settings: Settings) -> None:
+    now = utcnow()
+    with UnitOfWork(sessions) as uow:
+        make_queue(uow, "scheduling")
+        patient = make_patient(uow)
+        patient.email = "ana.rivera@example.org"
+        alex = make_agent(uow, "alex", available_at=now)
+        contact_id = simulator.write(uow, POLICY, settings, channel="email", address="ana.rivera@example.org",
+                                     reason="billing", language="en", now=now)
+        assert contact_id is not None
+        written = contact(uow, contact_id)
+        assert (written.channel, written.patient_id) == ("email", patient.id)
+        [thread] = uow.session.scalars(select(Conversation).where(Conversation.interaction_id == contact_id)).all()
+        assert (thread.subject, thread.center_address) == ("A question for the clinic", "care@careline.localhost")
+        engine.run_pass(uow, now)
+        offers.accept(uow, alex.actor, open_offers(uow, alex)[0].id, now=now)
+        simulator.answer(uow, alex.actor, settings, contact_id, language="en", now=now)
+        uow.commit()
+    jobs.dispatcher(sessions, settings).drain()
+    with sessions() as session:
+        [reply] = session.scalars(select(Message).where(Message.direction == "outbound")).all()
+        assert (reply.channel, reply.status) == ("email", "sent")
+        assert [(m.channel, m.to) for m in session.scalars(select(SinkMessage))] == [
+            ("email", "ana.rivera@example.org")]
+
+
+def test_no_simulated_emails_while_smtp_carries_them(uow: UnitOfWork, settings: Settings) -> None:
+    smtp = settings.model_copy(update={"email_provider": "smtp"})
+    assert simulator.write(uow, POLICY, smtp, channel="email", address="ana.rivera@example.org", reason="other",
+                           language="es", now=utcnow()) is None
     assert uow.session.scalars(select(Message)).all() == []
 
 

@@ -97,7 +97,7 @@ class TestASeededRun:
     def test_the_mix_reaches_every_queue_in_both_languages(self, uow: UnitOfWork) -> None:
         simulation = Simulation(Plan(agents=2, per_second=3.0, patience_seconds=600), seed=3)
         simulation.start(uow, T0)
-        _run(simulation, uow, T0, 25, check=False)
+        _run(simulation, uow, T0, 40, check=False)
         contacts = _contacts(uow)
         queues = Counter(contact.queue_id for contact in contacts)
         assert len(queues) >= 5  # scheduling, scheduling-es, nurse, billing, prescriptions (overflow comes later)
@@ -108,9 +108,9 @@ class TestASeededRun:
         simulation = Simulation(Plan(agents=3, per_second=2.0, patience_seconds=600, handle_seconds=60), seed=3)
         simulation.start(uow, T0)
         _run(simulation, uow, T0, 40, check=False)
-        written = [contact for contact in _contacts(uow) if contact.channel in ("sms", "chat")]
+        written = [contact for contact in _contacts(uow) if contact.channel in ("sms", "email", "chat")]
         threads = {row.interaction_id: row for row in uow.session.scalars(select(Conversation))}
-        assert {contact.channel for contact in written} == {"sms", "chat"}
+        assert {contact.channel for contact in written} == {"sms", "email", "chat"}
         assert all(contact.id in threads for contact in written)  # each one has its patient's words
         answered = [contact for contact in written if contact.answered_at is not None]
         replies = {row.conversation_id for row in uow.session.scalars(
@@ -166,7 +166,7 @@ class TestCallers:
         simulation.start(uow, T0)
         _run(simulation, uow, T0, 20, check=False)
         known = {patient.id for patient in patients}
-        phoned = [contact for contact in _contacts(uow) if contact.address]
+        phoned = [contact for contact in _contacts(uow) if contact.address and contact.channel != Channel.email]
         recognised = [contact for contact in phoned if contact.patient_id in known]
         assert 0.5 * len(phoned) < len(recognised) < len(phoned)  # most callers are on file, some are not
         unknown = {contact.address for contact in phoned if contact.patient_id is None}
@@ -213,7 +213,8 @@ class TestDraws:
         callers = [draws.caller([]) for _ in range(4000)]
         channels = Counter(caller.channel for caller in callers)
         assert 0.70 < channels[Channel.voice] / 4000 < 0.80
-        assert {Channel.sms, Channel.chat, Channel.callback} <= set(channels)
+        assert {Channel.sms, Channel.email, Channel.chat, Channel.callback} <= set(channels)
+        assert all("@" in (caller.address or "") for caller in callers if caller.channel == Channel.email)
         assert Counter(caller.reason for caller in callers).most_common(1)[0][0] == Reason.appointment
         assert 0.12 < sum(caller.language == "es" for caller in callers) / 4000 < 0.18
         assert all(caller.patience is None for caller in callers if caller.channel in (Channel.sms, Channel.callback))

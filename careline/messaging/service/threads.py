@@ -155,10 +155,14 @@ def _to_agent(uow: UnitOfWork, policy: PatientPolicy, settings: Settings, conver
     data = InteractionIn(channel=RoutingChannel(conversation.channel), queue=queue,
                          language=conversation.language if conversation.language in ("en", "es") else "en",
                          address=None if conversation.channel == Channel.chat else conversation.address,
-                         patient_id=conversation.patient_id, external_ref=f"message:{message.id}")
+                         external_ref=f"message:{message.id}")
     contact, _ = interactions.create(uow, provider_actor(conversation.channel), policy, data, now=now,
                                      preverified=conversation.preverified or ())
     conversation.interaction_id = contact.id
+    if conversation.patient_id:
+        # Matched by a machine, not opened by a person: a restricted record (staff, VIP) is matched all the same,
+        # and the agent breaks the glass to open it, as for a call from that patient's number.
+        interactions.matched_by_machine(uow, contact.id, conversation.patient_id, conversation.preverified or ())
 
 
 def _queue_for(uow: UnitOfWork, settings: Settings, conversation: Conversation) -> str | None:

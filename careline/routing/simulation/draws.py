@@ -16,7 +16,7 @@ Choice = TypeVar("Choice")
 
 REASONS = ((Reason.appointment, 55), (Reason.test_request, 15), (Reason.billing, 12), (Reason.prescription, 10),
            (Reason.nurse_advice, 8))
-CHANNELS = ((Channel.voice, 75), (Channel.sms, 10), (Channel.chat, 10), (Channel.callback, 5))
+CHANNELS = ((Channel.voice, 73), (Channel.sms, 10), (Channel.chat, 9), (Channel.email, 3), (Channel.callback, 5))
 # Someone holding a line or a chat window gives up; a text or a callback request just waits its turn.
 IMPATIENT = frozenset({Channel.voice, Channel.chat})
 DISPOSITIONS = {
@@ -67,13 +67,19 @@ class Draws:
         """Time to the next arrival: Poisson arrivals at the plan's rate."""
         return timedelta(seconds=self._rng.expovariate(self.plan.per_second))
 
-    def caller(self, numbers: Sequence[str]) -> Caller:
+    def caller(self, numbers: Sequence[str], emails: Sequence[str] = ()) -> Caller:
         channel = self._pick(CHANNELS)
         language = "es" if self._rng.random() < self.plan.spanish_share else "en"
-        address = None if channel == Channel.chat else self._number(numbers)
+        address = (None if channel == Channel.chat else self._email(emails) if channel == Channel.email
+                   else self._number(numbers))
         patience = timedelta(seconds=self._rng.expovariate(1 / self.plan.patience_seconds)) \
             if channel in IMPATIENT else None
         return Caller(channel, self._pick(REASONS), language, address, patience)
+
+    def _email(self, emails: Sequence[str]) -> str:
+        if emails and self._rng.random() < KNOWN_CALLER_SHARE:
+            return self._rng.choice(emails)
+        return f"writer{self._rng.randrange(10_000):04d}@example.net"  # a reserved domain: nobody's mailbox
 
     def _number(self, numbers: Sequence[str]) -> str:
         if numbers and self._rng.random() < KNOWN_CALLER_SHARE:
