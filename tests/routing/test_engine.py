@@ -245,13 +245,18 @@ class TestCapacity:
         assert engine.run_pass(uow, _at(1)).offered == 0
         assert alex.row(uow).load_voice == 1
 
-    def test_texts_up_to_the_agents_text_slots(self, uow: UnitOfWork) -> None:
+    def test_texts_up_to_the_agents_text_slots_one_offer_at_a_time(self, uow: UnitOfWork) -> None:
         make_queue(uow)
         alex = make_agent(uow, "alex", available_at=T0, text_slots=2)
         for n in range(4):
             make_contact(uow, now=_at(n - 10), channel="sms")
-        assert engine.run_pass(uow, T0).offered == 2
-        assert (alex.row(uow).load_text, len(open_offers(uow, alex))) == (2, 2)
+        assert engine.run_pass(uow, T0).offered == 1
+        assert engine.run_pass(uow, _at(1)).offered == 0  # nothing more while Alex decides on that one
+        _accept_first(uow, alex, 2)
+        assert engine.run_pass(uow, _at(3)).offered == 1
+        _accept_first(uow, alex, 4)
+        assert engine.run_pass(uow, _at(5)).offered == 0  # two texts: Alex's text slots are full
+        assert (alex.row(uow).load_text, len(open_offers(uow, alex))) == (2, 0)
 
     def test_no_text_during_a_call_unless_blended(self, uow: UnitOfWork) -> None:
         make_queue(uow)
@@ -278,16 +283,22 @@ class TestCapacity:
         assert engine.run_pass(uow, _at(2)).offered == 0
         assert solo.row(uow).load_voice == 0
 
-    def test_many_waiting_never_push_an_agent_past_capacity_in_one_pass(self, uow: UnitOfWork) -> None:
+    def test_many_waiting_never_push_an_agent_past_capacity(self, uow: UnitOfWork) -> None:
         make_queue(uow)
         team = [make_agent(uow, f"agent{n}", available_at=_at(-n), text_slots=3) for n in range(2)]
         for n in range(10):
             make_contact(uow, now=_at(n - 20), channel="chat")
         make_contact(uow, now=_at(-5))  # a call, behind the chats: nobody holding texts may take it
-        assert engine.run_pass(uow, T0).offered == 6
+        offered = [engine.run_pass(uow, T0).offered]
+        for second in range(1, 5):
+            for staff in team:
+                if open_offers(uow, staff):
+                    _accept_first(uow, staff, second)
+            offered.append(engine.run_pass(uow, _at(second)).offered)
+        assert offered == [2, 2, 2, 0, 0]  # one offer per agent a pass, until each holds three chats
         for staff in team:
             row = staff.row(uow)
-            assert (row.load_text, row.load_voice, len(open_offers(uow, staff))) == (3, 0, 3)
+            assert (row.load_text, row.load_voice, len(open_offers(uow, staff))) == (3, 0, 0)
 
 
 class TestOfferTimeouts:
@@ -336,7 +347,8 @@ class TestOfferTimeouts:
         engine.run_pass(uow, _at(711))
         assert dozy.row(uow).state == "available"  # one miss after the reset is not yet too many
 
-    def test_not_ready_withdraws_the_agents_other_offers(self, uow: UnitOfWork) -> None:
+    def test_the_miss_that_makes_an_agent_not_ready_sends_the_contact_back_and_offers_them_nothing_else(
+            self, uow: UnitOfWork) -> None:
         make_queue(uow, offer_seconds=10)
         dozy = make_agent(uow, "dozy", available_at=T0, text_slots=2)
         dozy_row = dozy.row(uow)
@@ -346,12 +358,13 @@ class TestOfferTimeouts:
         engine.run_pass(uow, T0)
         late = make_contact(uow, now=_at(5), channel="chat")
         engine.run_pass(uow, _at(5))
-        assert _offered_to(uow, dozy) == {early.id, late.id}
+        assert _offered_to(uow, dozy) == {early.id}  # one offer at a time: the later chat waits its turn
         engine.run_pass(uow, _at(10))
         assert open_offers(uow, dozy) == []
+        assert dozy.row(uow).state == "not_ready"
         assert [leg.status for leg in legs_of(uow, early.id)] == ["missed"]
-        assert [leg.status for leg in legs_of(uow, late.id)] == ["withdrawn"]
-        assert contact(uow, late.id).status == "queued"
+        assert legs_of(uow, late.id) == []
+        assert (contact(uow, early.id).status, contact(uow, late.id).status) == ("queued", "queued")
         assert dozy.row(uow).load_text == 0
 
 
@@ -387,24 +400,25 @@ class TestRejection:
 
 
 class TestAgentLeaving:
-    def test_going_on_break_withdraws_open_offers_back_to_the_line(self, uow: UnitOfWork) -> None:
+    def test_going_on_break_withdraws_the_open_offer_back_to_the_line(self, uow: UnitOfWork) -> None:
         make_queue(uow)
         leaving = make_agent(uow, "leaving", available_at=_at(-600), text_slots=2)
-        chats = [make_contact(uow, now=_at(n), channel="chat") for n in (-2, -1)]
+        first, second = (make_contact(uow, now=_at(n), channel="chat") for n in (-2, -1))
         engine.run_pass(uow, T0)
+        assert _offered_to(uow, leaving) == {first.id}
         agents.set_own_state(uow, leaving.actor, StateIn(state="break", reason="coffee"), now=_at(3))
         row = leaving.row(uow)
         assert (row.state, row.load_text) == ("break", 0)
         assert states_of(uow, leaving)[-1] == ("break", "coffee")
-        for chat in chats:
+        for chat in (first, second):
             found = contact(uow, chat.id)
             assert (found.status, found.agent_id, found.declined_by) == ("queued", None, None)
-            assert [leg.status for leg in legs_of(uow, chat.id)] == ["withdrawn"]
-            withdrawn = [row.detail for row in interactions.history(uow, chat.id) if row.kind == "offer_withdrawn"]
-            assert withdrawn == [{"reason": "agent_left"}]
+        assert [leg.status for leg in legs_of(uow, first.id)] == ["withdrawn"]
+        withdrawn = [row.detail for row in interactions.history(uow, first.id) if row.kind == "offer_withdrawn"]
+        assert withdrawn == [{"reason": "agent_left"}]
         other = make_agent(uow, "other", available_at=_at(4))
         engine.run_pass(uow, _at(5))
-        assert _offered_to(uow, other) == {chat.id for chat in chats}
+        assert _offered_to(uow, other) == {first.id}  # the longest waiting, first
 
     def test_going_offline_keeps_contacts_already_answered(self, uow: UnitOfWork) -> None:
         make_queue(uow)

@@ -54,7 +54,9 @@ class Waiting:
 
 @dataclass(slots=True)
 class Seat:
-    """A routable agent and the room they have left during this pass."""
+    """A routable agent and the room they have left during this pass. One offer at a time: an agent decides on
+    one contact before the next is offered (several at once would run down while they answer the first, and
+    count as missed)."""
 
     id: UUID
     languages: frozenset[str]
@@ -65,16 +67,12 @@ class Seat:
     voice_slots: int
     text_slots: int
     blend: bool
+    offered: bool = False
 
     def has_room(self, kind: str) -> bool:
-        return rules.has_room(kind=kind, load_voice=self.load_voice, load_text=self.load_text,
-                              voice_slots=self.voice_slots, text_slots=self.text_slots, blend=self.blend)
-
-    def take(self, kind: str) -> None:
-        if kind == "voice":
-            self.load_voice += 1
-        else:
-            self.load_text += 1
+        return not self.offered and rules.has_room(
+            kind=kind, load_voice=self.load_voice, load_text=self.load_text, voice_slots=self.voice_slots,
+            text_slots=self.text_slots, blend=self.blend)
 
 
 @dataclass
@@ -187,7 +185,7 @@ def _pair(waiting: Sequence[Waiting], seats: dict[UUID, Seat]) -> list[tuple[Wai
                 shortlist = shortlists[key] = _Shortlist(_fit(seats.values(), item))
             chosen = shortlist.best(item.kind, item.avoid_agent)
         if chosen is not None:
-            chosen.take(item.kind)
+            chosen.offered = True
             pairs.append((item, chosen))
     return pairs
 
