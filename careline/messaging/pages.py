@@ -35,6 +35,7 @@ STATUS_WORDS = {"queued": "Queued", "held": "Held", "sending": "Sending", "sent"
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
 KIND_NAMES = {"opt_out_confirmation": "STOP confirmation", "opt_in_confirmation": "START confirmation",
               "help": "HELP answer", "chat_transcript": "Chat transcript"}
+SENT_CHANNELS = (Channel.sms.value, Channel.email.value)  # chat lines go straight to the browser, no provider
 OPT_OUT_SOURCES = {"keyword": "replied", "carrier": "carrier error", "agent": "by an agent", "admin": "by an admin"}
 
 
@@ -195,11 +196,11 @@ def preview_template(request: Request, uow: Uow, _: AdminOnly, form: Annotated[T
 
 @router.get("/admin/sent-messages")
 def sent_messages_page(request: Request, uow: Uow, actor: AdminOnly, channel: str = "") -> Response:
-    chosen = channel if channel in {c.value for c in Channel} else None
+    chosen = channel if channel in SENT_CHANNELS else None
     settings = request.app.state.settings
     return render(request, "messaging/sent_messages.html", {
         "messages": admin.sent_messages(uow, actor, channel=chosen), "channel": chosen or "",
-        "channels": [c.value for c in Channel], "channel_name": channel_name, "file": admin.sink_file(settings),
+        "channels": SENT_CHANNELS, "channel_name": channel_name, "file": admin.sink_file(settings),
         "providers": {"sms": settings.sms_provider, "email": settings.email_provider}, "local": local_clock(request)})
 
 

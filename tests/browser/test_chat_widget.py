@@ -79,6 +79,8 @@ def test_a_patient_chats_with_an_agent_from_the_website(page: Page, live_setting
     log = page.get_by_role("log", name="Messages")
     expect(log).to_contain_text("You: Hello, can I book a flu shot this week?")
     expect(message).to_have_value("")
+    transcript = page.get_by_text("E-mail me this chat")
+    expect(transcript).to_be_hidden()  # it can be e-mailed once an agent has answered
 
     interaction_id = _answer(live_settings, actor)
     with unit_of_work(live_settings) as uow:
@@ -90,6 +92,7 @@ def test_a_patient_chats_with_an_agent_from_the_website(page: Page, live_setting
         uow.commit()
     expect(log).to_contain_text("Agent: Of course! Is Thursday at 10 good?")
     expect(page.get_by_text("Agent is typing…")).to_be_hidden()
+    expect(transcript).to_be_visible()
     page.get_by_text("Tell us who you are").click()
     _look(page, "chat-widget-answered")
 
@@ -144,3 +147,23 @@ def test_a_line_whose_answer_was_lost_is_kept_once_when_sent_again(browser: Brow
     assert kept == ["Is the lab open on Saturday?"]
     context.close()
     assert [error for error in errors if "ERR_CONNECTION_RESET" not in error] == []
+
+
+def test_on_a_small_screen_the_panel_scrolls_under_its_title_and_a_long_paste_is_explained(
+        browser: Browser, base_url: str) -> None:
+    context = browser.new_context(base_url=base_url, viewport={"width": 1024, "height": 600})
+    page = context.new_page()
+    page.goto("/chat/demo")
+    page.get_by_role("button", name="Chat with us").click()
+    message = page.get_by_label("Your message")
+    message.focus()
+    page.keyboard.insert_text("Long story. " * 200)  # 2,400 characters pasted
+    expect(message).to_have_value(("Long story. " * 200)[:2000])
+    panel = page.get_by_role("dialog", name="Chat with us")
+    expect(panel).to_contain_text("That is as long as one message can be (2,000 characters).")
+    page.get_by_text("Tell us who you are").click()
+    panel.evaluate("panel => { panel.scrollTop = panel.scrollHeight; }")
+    expect(panel.get_by_role("button", name="Close chat window")).to_be_in_viewport()
+    expect(page.get_by_role("button", name="End chat")).to_be_in_viewport()
+    _look(page, "chat-widget-small-screen")
+    context.close()

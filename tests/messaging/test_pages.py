@@ -117,6 +117,8 @@ def test_sent_messages_and_outbox_pages(client: TestClient, uow: UnitOfWork, adm
     html = client.get("/admin/sent-messages", params={"channel": "sms"}).text
     assert "sent-messages.jsonl" in html
     assert "Nothing sent by SMS yet." in html
+    assert '<option value="chat"' not in html  # chat answers never go through a provider or the sink
+    assert "Nothing sent yet." in client.get("/admin/sent-messages", params={"channel": "chat"}).text
     outbox.send_later(uow, "message.send", {"message_id": "x"}, key="k1")
     row = uow.session.query(OutboxMessage).one()
     give_up_row(uow.session, row.id, "provider refused")

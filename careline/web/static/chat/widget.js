@@ -11,7 +11,7 @@
   var base = (script.getAttribute("data-careline") || new URL(script.src).origin).replace(/\/$/, "");
   var language = script.getAttribute("data-language") === "es" ? "es" : "en";
   var STORE = "careline-chat:" + base;
-  var POLL_MS = 2000, TYPING_MS = 3000;
+  var POLL_MS = 2000, TYPING_MS = 3000, MAX_LINE = 2000;  // MAX_LINE: the API's longest line
   var WORDS = {
     en: { open: "Chat with us", title: "Chat with us", minimise: "Close chat window",
           emergency: "In an emergency call 911.", intro: "Write to us here. An agent will answer as soon as they can.",
@@ -19,7 +19,8 @@
           typing: "Agent is typing…", who: "Tell us who you are", name: "Full name", birth: "Date of birth",
           whoSend: "Send my details", email: "E-mail me this chat", emailLabel: "E-mail address",
           emailSend: "E-mail me", end: "End chat", ended: "This chat has ended.", again: "Start a new chat",
-          failed: "We could not reach the center. Please try again.", sending: "Sending…" },
+          failed: "We could not reach the center. Please try again.", sending: "Sending…",
+          full: "That is as long as one message can be (2,000 characters)." },
     es: { open: "Chatee con nosotros", title: "Chatee con nosotros", minimise: "Cerrar la ventana del chat",
           emergency: "En una emergencia llame al 911.", intro: "Escríbanos aquí. Un agente le responderá pronto.",
           messages: "Mensajes", label: "Su mensaje", send: "Enviar", you: "Usted", agent: "Agente",
@@ -27,7 +28,8 @@
           birth: "Fecha de nacimiento", whoSend: "Enviar mis datos", email: "Envíeme este chat por correo",
           emailLabel: "Correo electrónico", emailSend: "Enviar por correo", end: "Terminar el chat",
           ended: "Este chat ha terminado.", again: "Empezar un chat nuevo",
-          failed: "No pudimos comunicarnos con el centro. Inténtelo de nuevo.", sending: "Enviando…" }
+          failed: "No pudimos comunicarnos con el centro. Inténtelo de nuevo.", sending: "Enviando…",
+          full: "Un mensaje no puede ser más largo (2.000 caracteres)." }
   }[language];
 
   var state = { token: null, after: 0, open: false, ended: false, timer: null, typedAt: 0, unsent: null };
@@ -57,7 +59,7 @@
                        tabindex: "0" });
   var typingNote = el("p", { "class": "careline-chat-typing", role: "status" });
   var status = el("p", { "class": "careline-chat-status", role: "status" });
-  var input = el("textarea", { id: "careline-chat-input", rows: "2", maxlength: "2000", required: "" });
+  var input = el("textarea", { id: "careline-chat-input", rows: "2", maxlength: String(MAX_LINE), required: "" });
   var sendButton = el("button", { type: "submit", "class": "careline-chat-primary", text: WORDS.send });
   var talk = el("form", { "class": "careline-chat-talk" }, [
     el("label", { "for": "careline-chat-input", text: WORDS.label }), input, sendButton]);
@@ -74,7 +76,8 @@
     el("label", { "for": "careline-chat-email", text: WORDS.emailLabel }), emailInput,
     el("button", { type: "submit", text: WORDS.emailSend })]);
   var whoDetails = el("details", {}, [el("summary", { text: WORDS.who }), who]);
-  var mailDetails = el("details", {}, [el("summary", { text: WORDS.email }), mail]);
+  // The chat can be e-mailed once an agent has answered (the server's rule): offered only from then on.
+  var mailDetails = el("details", { hidden: "" }, [el("summary", { text: WORDS.email }), mail]);
   var endButton = el("button", { type: "button", "class": "careline-chat-end", text: WORDS.end });
   var againButton = el("button", { type: "button", "class": "careline-chat-primary", text: WORDS.again, hidden: "" });
   var closeButton = el("button", { type: "button", "class": "careline-chat-close", "aria-label": WORDS.minimise,
@@ -132,6 +135,7 @@
       el("span", { "class": "careline-chat-body", text: line.body })]);
     log.appendChild(item);
     log.scrollTop = log.scrollHeight;
+    if (!mine) { mailDetails.hidden = false; }
   }
 
   function showEnded() {
@@ -154,7 +158,7 @@
     resetLog();
     typingNote.textContent = "";
     input.disabled = sendButton.disabled = endButton.hidden = whoDetails.hidden = false;
-    againButton.hidden = true;
+    againButton.hidden = mailDetails.hidden = true;
   }
 
   function resetLog() {
@@ -231,6 +235,7 @@
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); send(); }
   });
   input.addEventListener("input", function () {
+    if (input.value.length >= MAX_LINE) { say(WORDS.full); }  // a paste cut at the limit says so
     var now = Date.now();
     if (state.token && !state.ended && now - state.typedAt > TYPING_MS) {
       state.typedAt = now;
