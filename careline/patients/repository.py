@@ -114,12 +114,6 @@ def some_phone_numbers(session: Session, *, limit: int) -> list[str]:
                                 .where(Patient.status != "merged").order_by(PatientPhone.id).limit(limit)))
 
 
-def some_emails(session: Session, *, limit: int) -> list[str]:
-    """Up to ``limit`` active patients' e-mail addresses, in the order of their random ids (like the numbers)."""
-    return list(session.scalars(select(Patient.email).where(Patient.status == "active", Patient.email.is_not(None))
-                                .order_by(Patient.id).limit(limit)))
-
-
 def replace_phones(session: Session, patient_id: UUID, phones: Iterable[tuple[str, str]]) -> None:
     session.execute(delete(PatientPhone).where(PatientPhone.patient_id == patient_id))
     for e164, use in dict(phones).items():

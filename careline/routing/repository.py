@@ -187,10 +187,12 @@ def waiting(session: Session, now: datetime, *, limit: int) -> list[Row[Any]]:
 
 
 def routable_agents(session: Session) -> list[Row[Any]]:
-    """Agents who could take one more contact of some kind right now, and have no offer waiting on them."""
+    """Agents who could take one more contact of some kind right now, and have no offer of ours waiting on them
+    (a PBX ringing their phone holds no capacity here, and a lost ring event must not keep them from work)."""
     room = or_(and_(Agent.load_voice < Agent.voice_slots, or_(Agent.blend, Agent.load_text == 0)),
                and_(Agent.load_text < Agent.text_slots, or_(Agent.blend, Agent.load_voice == 0)))
-    deciding = select(Assignment.id).where(Assignment.agent_id == Agent.id, Assignment.status == "offered").exists()
+    deciding = select(Assignment.id).where(Assignment.agent_id == Agent.id, Assignment.status == "offered",
+                                           Assignment.kind != rules.UNRESERVED).exists()
     return list(session.execute(
         select(Agent.id, Agent.languages, Agent.idle_since, Agent.load_voice, Agent.load_text, Agent.voice_slots,
                Agent.text_slots, Agent.blend)

@@ -71,6 +71,7 @@ DECLINE_COOLDOWN = timedelta(seconds=30)  # an agent who said no is not asked ag
 WITHHELD_NUMBERS = frozenset({"anonymous", "restricted", "private", "unknown", "unavailable", "withheld",
                               "+266696687"})
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+UNRESERVED = "none"  # the kind of a leg that holds no capacity (a PBX ringing a phone): releasing it gives nothing
 
 
 def capacity_kind(channel: str) -> str:

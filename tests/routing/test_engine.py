@@ -551,3 +551,16 @@ class TestWantedAgent:
         interactions.finish(uow, colleague.actor, second.id, WrapUpIn(disposition="information"), now=_at(41))
         engine.run_pass(uow, _at(42))
         assert _offered_to(uow, colleague) == {first.id}
+
+    def test_it_gets_that_agents_one_offer_before_contacts_ahead_that_anyone_may_take(self, uow: UnitOfWork) -> None:
+        make_queue(uow)
+        alex = make_agent(uow, "alex", available_at=_at(-600), text_slots=3)
+        chat = make_contact(uow, now=_at(-300), channel="chat")
+        engine.run_pass(uow, T0)
+        _accept_first(uow, alex, 1)
+        older = [make_contact(uow, now=_at(n), channel="chat", priority=5) for n in (2, 3)]  # first in line
+        colleague = make_agent(uow, "colleague", available_at=_at(-500), text_slots=3)
+        interactions.transfer(uow, alex.actor, chat.id, TransferIn(agent_id=colleague.id), now=_at(30))
+        engine.run_pass(uow, _at(31))
+        assert _offered_to(uow, colleague) == {chat.id}  # not one of the chats ahead of it in line
+        assert _offered_to(uow, alex) == {older[0].id}

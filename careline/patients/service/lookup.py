@@ -98,10 +98,3 @@ def sample_phone_numbers(uow: UnitOfWork, actor: Actor, *, limit: int) -> list[s
     numbers = repository.some_phone_numbers(uow.session, limit=limit)
     audit.record(uow, actor, "patient.phones_sampled", details={"count": len(numbers)})
     return numbers
-
-
-def sample_emails(uow: UnitOfWork, actor: Actor, *, limit: int) -> list[str]:
-    """Up to ``limit`` patients' e-mail addresses for synthetic writers, like ``sample_phone_numbers``."""
-    emails = repository.some_emails(uow.session, limit=limit)
-    audit.record(uow, actor, "patient.emails_sampled", details={"count": len(emails)})
-    return emails

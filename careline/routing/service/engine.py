@@ -174,7 +174,9 @@ def _offer_all(uow: UnitOfWork, waiting: Sequence[Waiting], now: datetime) -> in
 def _pair(waiting: Sequence[Waiting], seats: dict[UUID, Seat]) -> list[tuple[Waiting, Seat]]:
     shortlists: dict[tuple[Any, ...], _Shortlist] = {}
     pairs: list[tuple[Waiting, Seat]] = []
-    for item in waiting:
+    # A contact meant for one agent (a transfer to them) can go nowhere else: it gets that agent's one offer of
+    # the pass before anything older that any agent may take. The sort is stable: each group keeps its order.
+    for item in sorted(waiting, key=lambda waiting_item: waiting_item.wanted_agent is None):
         if item.wanted_agent is not None:
             seat = seats.get(item.wanted_agent)
             chosen = seat if seat is not None and seat.has_room(item.kind) else None

@@ -16,7 +16,7 @@ from careline.db import UnitOfWork, utcnow
 from careline.patients.policy import PatientPolicy
 from careline.patients.service import lookup as patient_lookup
 from careline.patients.service import records as patient_records
-from careline.routing import repository
+from careline.routing import repository, rules
 from careline.routing.errors import InvalidRoutingInput, NoCapacity
 from careline.routing.models import Agent, Assignment, Interaction
 from careline.routing.rules import AgentState, Channel, Direction, Reason, Status
@@ -76,7 +76,6 @@ def start_outbound(
 # --- contacts a PBX routes itself (the CTI events API) ----------------------------------------------------------
 
 PBX_OFFER_SECONDS = 600  # the PBX decides how long a phone rings; the offer only has to outlive that
-UNRESERVED = "none"  # the kind of a leg that holds no capacity: releasing it gives nothing back
 
 
 def take_external(uow: UnitOfWork, actor: Actor, policy: PatientPolicy, data: InteractionIn, *,
@@ -187,7 +186,7 @@ def _leg(uow: UnitOfWork, contact: Interaction, agent: Agent, status: str, now: 
     reserved = repository.reserve_direct(uow.session, agent.id, "voice")
     if must_hold and not reserved:
         raise NoCapacity()
-    kind = "voice" if reserved else UNRESERVED
+    kind = "voice" if reserved else rules.UNRESERVED
     leg = Assignment(interaction_id=contact.id, agent_id=agent.id, kind=kind, role="primary", status=status,
                      offered_at=now, accepted_at=now if status == "accepted" else None,
                      expires_at=now + timedelta(seconds=PBX_OFFER_SECONDS if status == "offered"

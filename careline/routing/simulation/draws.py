@@ -67,19 +67,18 @@ class Draws:
         """Time to the next arrival: Poisson arrivals at the plan's rate."""
         return timedelta(seconds=self._rng.expovariate(self.plan.per_second))
 
-    def caller(self, numbers: Sequence[str], emails: Sequence[str] = ()) -> Caller:
+    def caller(self, numbers: Sequence[str]) -> Caller:
         channel = self._pick(CHANNELS)
         language = "es" if self._rng.random() < self.plan.spanish_share else "en"
-        address = (None if channel == Channel.chat else self._email(emails) if channel == Channel.email
+        address = (None if channel == Channel.chat else self._email() if channel == Channel.email
                    else self._number(numbers))
         patience = timedelta(seconds=self._rng.expovariate(1 / self.plan.patience_seconds)) \
             if channel in IMPATIENT else None
         return Caller(channel, self._pick(REASONS), language, address, patience)
 
-    def _email(self, emails: Sequence[str]) -> str:
-        if emails and self._rng.random() < KNOWN_CALLER_SHARE:
-            return self._rng.choice(emails)
-        return f"writer{self._rng.randrange(10_000):04d}@example.net"  # a reserved domain: nobody's mailbox
+    def _email(self) -> str:
+        # Never a patient's own address: a reserved domain is nobody's mailbox, whatever sends the answer.
+        return f"writer{self._rng.randrange(10_000):04d}@example.net"
 
     def _number(self, numbers: Sequence[str]) -> str:
         if numbers and self._rng.random() < KNOWN_CALLER_SHARE:

@@ -104,7 +104,6 @@ class Simulation:
         self._settings = settings or Settings()
         self._crew: dict[UUID, Member] = {}
         self._numbers: list[str] = []
-        self._emails: list[str] = []
         self._open: set[UUID] = set()  # contacts this world created that it has not seen end
         self._lines: dict[UUID, str] = {}  # voice contacts whose caller is still on the line: their call's sid
         self._line = SimulatedLine(self._policy, run=secrets.token_hex(4))
@@ -122,8 +121,7 @@ class Simulation:
         return not self._open and not any(member.holding or member.deciding for member in self._crew.values())
 
     def start(self, uow: UnitOfWork, now: datetime) -> Tally:
-        """Queues and simulated agents (created if missing), callers' numbers and e-mail addresses, and everyone
-        available."""
+        """Queues and simulated agents (created if missing), callers' numbers, and everyone available."""
         turn = Turn(uow, now)
         demo.ensure_queues(uow, self.actor)
         telephony_demo.ensure_number(uow, self.actor)
@@ -131,7 +129,6 @@ class Simulation:
             self._crew[found.agent_id] = Member(found.actor)
             self._run(turn, self._clock_in, self._crew[found.agent_id])
         self._numbers = patient_lookup.sample_phone_numbers(uow, self.actor, limit=NUMBER_SAMPLE)
-        self._emails = patient_lookup.sample_emails(uow, self.actor, limit=NUMBER_SAMPLE)
         self._next_arrival = now + self.draws.gap()
         return turn.tally
 
@@ -143,7 +140,7 @@ class Simulation:
             self._run(turn, heapq.heappop(self._jobs).action)
         while self.arriving and self._next_arrival is not None and self._next_arrival <= now:
             self._next_arrival += self.draws.gap()
-            self._run(turn, self._call, self.draws.caller(self._numbers, self._emails))
+            self._run(turn, self._call, self.draws.caller(self._numbers))
         engine.run_pass(uow, now)
         self._see_offers(turn)
         return turn.tally

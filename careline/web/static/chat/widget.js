@@ -235,7 +235,8 @@
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); send(); }
   });
   input.addEventListener("input", function () {
-    if (input.value.length >= MAX_LINE) { say(WORDS.full); }  // a paste cut at the limit says so
+    var full = input.value.length >= MAX_LINE;  // a paste cut at the limit says so, once; shorter, it is gone
+    if (full !== (status.textContent === WORDS.full)) { say(full ? WORDS.full : ""); }
     var now = Date.now();
     if (state.token && !state.ended && now - state.typedAt > TYPING_MS) {
       state.typedAt = now;
