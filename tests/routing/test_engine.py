@@ -37,6 +37,16 @@ def _accept_first(uow: UnitOfWork, staff: Staff, seconds: float) -> Assignment:
     return offer
 
 
+def _answering_a_chat(uow: UnitOfWork, name: str, *, text_slots: int) -> tuple[Staff, InteractionRead]:
+    """An agent, idle the longest, who has accepted the one chat waiting in a new queue."""
+    make_queue(uow)
+    staff = make_agent(uow, name, available_at=_at(-600), text_slots=text_slots)
+    chat = make_contact(uow, now=_at(-300), channel="chat")
+    engine.run_pass(uow, T0)
+    _accept_first(uow, staff, 1)
+    return staff, chat
+
+
 def _offered_to(uow: UnitOfWork, staff: Staff) -> set[object]:
     return {offer.interaction_id for offer in open_offers(uow, staff)}
 
@@ -421,11 +431,7 @@ class TestAgentLeaving:
         assert _offered_to(uow, other) == {first.id}  # the longest waiting, first
 
     def test_going_offline_keeps_contacts_already_answered(self, uow: UnitOfWork) -> None:
-        make_queue(uow)
-        leaving = make_agent(uow, "leaving", available_at=_at(-600), text_slots=2)
-        answered = make_contact(uow, now=_at(-2), channel="chat")
-        engine.run_pass(uow, T0)
-        _accept_first(uow, leaving, 1)
+        leaving, answered = _answering_a_chat(uow, "leaving", text_slots=2)
         pending = make_contact(uow, now=_at(2), channel="chat")
         engine.run_pass(uow, _at(2))
         agents.set_own_state(uow, leaving.actor, StateIn(state="offline"), now=_at(3))
@@ -553,11 +559,7 @@ class TestWantedAgent:
         assert _offered_to(uow, colleague) == {first.id}
 
     def test_it_gets_that_agents_one_offer_before_contacts_ahead_that_anyone_may_take(self, uow: UnitOfWork) -> None:
-        make_queue(uow)
-        alex = make_agent(uow, "alex", available_at=_at(-600), text_slots=3)
-        chat = make_contact(uow, now=_at(-300), channel="chat")
-        engine.run_pass(uow, T0)
-        _accept_first(uow, alex, 1)
+        alex, chat = _answering_a_chat(uow, "alex", text_slots=3)
         older = [make_contact(uow, now=_at(n), channel="chat", priority=5) for n in (2, 3)]  # first in line
         colleague = make_agent(uow, "colleague", available_at=_at(-500), text_slots=3)
         interactions.transfer(uow, alex.actor, chat.id, TransferIn(agent_id=colleague.id), now=_at(30))
