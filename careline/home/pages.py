@@ -17,7 +17,10 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/")
 def home(request: Request, actor: AnyRole, uow: Uow) -> Response:
-    context: dict[str, object] = {"account": auth_service.get_own_account(uow, actor)}
+    settings = request.app.state.settings
+    # While texts go to the local sink, the simulated phone works: the demo's way to be the patient.
+    context: dict[str, object] = {"account": auth_service.get_own_account(uow, actor),
+                                  "try_channels": settings.sms_provider == "sink"}
     if actor.role in (Role.admin, Role.supervisor):
         context["team"] = auth_service.list_users(uow)
     if actor.role == Role.supervisor:

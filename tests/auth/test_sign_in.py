@@ -46,6 +46,10 @@ class TestPasswordSignIn:
         home = client.get("/")
         assert "Hello, Sam Okafor" in home.text
         assert "Supervisor workspace" in home.text
+        assert 'href="/simulator/phone"' in home.text  # texts go to the local sink: the demo's phone works
+        app = client.app
+        app.state.settings = app.state.settings.model_copy(update={"sms_provider": "twilio"})  # type: ignore[attr-defined]
+        assert "/simulator/phone" not in client.get("/").text  # real texts: no simulation offered
         assert ("auth.login", "success") in _actions(uow)
 
     def test_wrong_password_shows_error_and_is_audited(self, client: TestClient, uow: UnitOfWork) -> None:
