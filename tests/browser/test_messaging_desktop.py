@@ -138,11 +138,14 @@ def test_an_agent_answers_a_text_and_a_chat_at_once(alex: Page, base_url: str, l
     sms = _accept(alex, "SMS")
     thread = sms.locator("[data-thread-of]")
     expect(thread).to_contain_text("Can I move my Thursday visit?")
+    expect(alex.locator("#record")).to_contain_text("Verify")  # her masked record beside it ...
+    expect(sms.get_by_label(re.compile("^Reply to"))).to_be_focused()  # ... and the keyboard in the reply box
 
     chat_news = _chat(base_url, "Do you take walk-ins on Saturday?")
     chat = _accept(alex, "Chat")
     expect(chat.locator("[data-thread-of]")).to_contain_text(
         "Do you take walk-ins on Saturday?")
+    expect(chat.get_by_label(re.compile("^Reply to"))).to_be_focused()
     expect(alex.locator(".contact")).to_have_count(2)  # both held at once, and said so above the cards
     expect(alex.get_by_role("navigation", name="Contacts you hold")).to_contain_text("You hold 2 contacts")
     expect(thread.locator("time").first).to_have_text(re.compile(r" [AP]M E[SD]T$"))  # the center's clock, named

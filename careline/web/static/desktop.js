@@ -129,12 +129,34 @@
     const accepted = cards.find((card) => card.hasAttribute("data-open-record"));
     if (accepted) {
       accepted.removeAttribute("data-open-record");
+      if (accepted.querySelector("[data-thread-of]")) { landInReply(accepted.dataset.contact); }
       openRecord(accepted);
       return;
     }
     if (cards.some((card) => card.dataset.contact === record.dataset.recordOf)) { return; }
     if (record.dataset.recordOf) { clearRecord(); }
     if (cards.length) { openRecord(cards[0]); }
+  }
+
+  // A text, e-mail or chat just accepted: the agent lands in its reply box, once its thread and its record have
+  // both loaded (the record's own autofocus, "Verify" or "Who is writing?", would otherwise take the keyboard).
+  const landing = {id: null, record: false, thread: false};
+
+  function landInReply(id) {
+    Object.assign(landing, {id, record: false, thread: false});
+  }
+
+  function landed(part, id) {
+    if (landing.id !== id) { return; }
+    landing[part] = true;
+    if (!landing.record || !landing.thread) { return; }
+    landing.id = null;
+    const field = document.getElementById(`reply-${id}`);
+    if (field && !field.disabled) { field.focus(); }
+  }
+
+  function afterSettle(event) {
+    if (event.detail.target === record) { landed("record", record.dataset.recordOf); }
   }
 
   const WHOLE_PAGE = /^\s*<!doctype html/i;
@@ -198,6 +220,7 @@
 
   function threadShown(box) {
     const id = box.dataset.threadOf;
+    landed("thread", id);
     const list = box.querySelector("[data-messages]");
     if (list) { list.scrollTop = list.scrollHeight; }
     const field = box.querySelector("[data-reply]");
@@ -316,6 +339,7 @@
     document.body.addEventListener("htmx:beforeRequest", replySending);
     document.body.addEventListener("htmx:beforeSwap", showInside);
     document.body.addEventListener("htmx:afterSwap", afterSwap);
+    document.body.addEventListener("htmx:afterSettle", afterSettle);
     document.body.addEventListener("htmx:confirm", keepPanelsClosing);
     document.body.addEventListener("htmx:beforeHistoryUpdate", stayOnTheDesktop);
     document.getElementById("contacts").tabIndex = -1;
