@@ -377,6 +377,25 @@ class TestOfferTimeouts:
         assert (contact(uow, early.id).status, contact(uow, late.id).status) == ("queued", "queued")
         assert dozy.row(uow).load_text == 0
 
+    def test_going_not_ready_also_withdraws_a_colleagues_invitation_to_join(self, uow: UnitOfWork) -> None:
+        make_queue(uow)
+        alex, call = make_answered(uow, now=T0)
+        dozy = make_agent(uow, "dozy", available_at=T0, text_slots=2, blend=True)
+        dozy_row = dozy.row(uow)
+        dozy_row.missed_offers = rules.MAX_MISSED_OFFERS - 1
+        uow.flush()
+        chat = make_contact(uow, now=_at(1), channel="chat")
+        engine.run_pass(uow, _at(1))  # the chat is offered to dozy (alex is on the call)
+        interactions.transfer(uow, alex.actor, call.id, TransferIn(agent_id=dozy.id, mode="warm"), now=_at(5))
+        assert _offered_to(uow, dozy) == {chat.id, call.id}  # a routed offer and an invitation, both open
+        engine.run_pass(uow, _at(21))  # the chat's offer runs out: a second miss
+        assert dozy.row(uow).state == "not_ready"
+        assert open_offers(uow, dozy) == []
+        assert [leg.status for leg in legs_of(uow, chat.id)] == ["missed"]
+        assert [leg.status for leg in legs_of(uow, call.id)] == ["accepted", "withdrawn"]
+        assert (contact(uow, call.id).status, contact(uow, call.id).agent_id) == ("connected", alex.id)
+        assert (dozy.row(uow).load_voice, dozy.row(uow).load_text) == (0, 0)
+
 
 class TestRejection:
     @staticmethod
