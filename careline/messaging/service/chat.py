@@ -102,17 +102,16 @@ def say(uow: UnitOfWork, policy: PatientPolicy, settings: Settings, token: str, 
 
     Sent again with the same ``line_id`` (the widget retrying after a lost answer), it is the line kept the first
     time: the thread and the agent see it once."""
-    if not body.strip():
+    text = body.strip()
+    if not text:
         raise InvalidMessage("body", "Write something to send.")
     conversation = _open_chat(uow, token, for_update=True)
     provider_id = f"{conversation.id}:{line_id}" if line_id else None  # unique per chat, not across chats
-    if provider_id:
-        seen = repository.by_provider_id(uow.session, Channel.chat, provider_id)
-        if seen is not None and seen.body != body.strip():
-            raise InvalidMessage("line_id", "This line_id was already used for another line.")
-    inbound = threads.Inbound(channel=Channel.chat, address=conversation.address, body=body.strip(),
-                              provider_id=provider_id)
-    return _line(threads.receive(uow, policy, settings, inbound, now=now, conversation=conversation))
+    inbound = threads.Inbound(channel=Channel.chat, address=conversation.address, body=text, provider_id=provider_id)
+    kept = threads.receive(uow, policy, settings, inbound, now=now, conversation=conversation)
+    if kept.body != text:  # the id was kept before with other words: receive changed nothing, and says so here
+        raise InvalidMessage("line_id", "This line_id was already used for another line.")
+    return _line(kept)
 
 
 def news(uow: UnitOfWork, token: str, after_seq: int, *, now: datetime | None = None) -> ChatNews:
